@@ -135,3 +135,12 @@ t.test('a rare match far ahead is found, and the search is bounded', async (t) =
   t.same(fires('0 0 * 2 1#5', '2025-01-01T00:00:00Z', 2).map((d) => d.slice(0, 10)), ['2044-02-29', '2072-02-29'])
   t.equal(createTrigger({ cron: '0 0 29 2 *', timezone: 'UTC' }).next(new Date(8.64e15 - 86_400_000)), null, 'no fire a Date can hold: null')
 })
+
+t.test('the per-trigger month cache is bounded', async (t) => {
+  // 4,100 monthly fires visit more months than the cache keeps (4,096).
+  const trigger = createTrigger({ cron: '0 0 1 * *', timezone: 'UTC' })
+  let at: Date | null = new Date('2000-01-01T00:00:00Z')
+  for (let i = 0; i < 4100 && at !== null; i++) at = trigger.next(at)
+  t.equal(at?.toISOString(), '2341-09-01T00:00:00.000Z', '4,100 months after January 2000')
+  t.equal(trigger.next(new Date('2000-01-15T00:00:00Z'))?.toISOString(), '2000-02-01T00:00:00.000Z', 'still right after the cache starts over')
+})

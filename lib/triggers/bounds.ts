@@ -1,4 +1,4 @@
-import { invalidTrigger, describe, SchedulerError } from '../errors.js'
+import { invalidTrigger, describe } from '../errors.js'
 import { parseInstant } from '../instant.js'
 
 /** Bounds parsed to epoch ms; shared by the three trigger kinds. */
@@ -27,12 +27,11 @@ export function parseAt (value: unknown, zone: string, what: string): number {
   return guard(() => parseInstant(value, zone, what))
 }
 
-/** Runs `fn`, rethrowing a plain Error as INVALID_TRIGGER with the same message. */
+/** Runs a parser that throws plain Errors, rethrowing them as INVALID_TRIGGER with the same message. */
 export function guard<T> (fn: () => T): T {
   try {
     return fn()
   } catch (err) {
-    if (err instanceof SchedulerError) throw err
     throw invalidTrigger((err as Error).message, err)
   }
 }

@@ -4,8 +4,8 @@ import { invalidTimezone } from '../errors.js'
 const DAY = 86_400_000
 /** Past this many cached days (about 55 years) a zone's cache starts over: a bound, not a tuning knob. */
 const CACHE_LIMIT = 20_000
-/** "GMT", "GMT+05:30", "GMT-04:56:02" at the end of a formatted date. */
-const LONG_OFFSET = /GMT(?:([+-])(\d{2}):(\d{2})(?::(\d{2}))?)?$/
+/** "GMT+05:30", "GMT-04:56:02" at the end of a formatted date. */
+const LONG_OFFSET = /GMT([+-])(\d{2}):(\d{2})(?::(\d{2}))?$/
 /** Zones whose offset is fixed by definition: no sampling needed. */
 const FIXED_ZONE = /^(?:Etc\/)?(?:UTC|UCT|GMT|Greenwich|Universal|Zulu)(?:[+-]0)?$|^Etc\/GMT[+-]\d{1,2}$/i
 
@@ -75,9 +75,8 @@ export class ZoneOffsets {
    */
   private raw (ts: number): number {
     const match = LONG_OFFSET.exec(this.format.format(ts))
-    /* c8 ignore next -- only an ICU build without 'longOffset' support gets here */
+    /* c8 ignore next -- only ICU builds that lack 'longOffset' or print a zero offset as a bare "GMT" get here */
     if (match === null) return Math.round(this.zone.offset(ts) * 60_000)
-    if (match[1] === undefined) return 0
     const size = (Number(match[2]) * 3600 + Number(match[3]) * 60 + Number(match[4] ?? 0)) * 1000
     return match[1] === '-' ? -size : size
   }
