@@ -75,16 +75,11 @@ export class CronTrigger implements Trigger {
   private firstFireFrom (from: number): number | null {
     const zone = this.zone
     const fixedTime = this.fields.fixedTime
-    // Wall times are searched from from's own wall time, except for two kinds that lie
-    // before it and can still fire at or after `from`: the wall times of a gap that ended
-    // exactly at `from` (a fixed-time job fires them at `from`), and those a fall-back in
-    // the next hours repeats (their second pass is ahead).
+    // Wall times are searched from from's own wall time, except that a fixed-time job also
+    // looks at the wall times of a gap that ended exactly at `from` (it fires them at `from`).
     const here = zone.offset(from)
     let start = from + here
     if (fixedTime) start = Math.min(start, from + zone.offset(from - 1))
-    const ahead = zone.offset(from + 4 * HOUR)
-    if (ahead < here) start = Math.min(start, zone.transitionBetween(from, from + 4 * HOUR) + ahead)
-
     let best = Number.POSITIVE_INFINITY
     // Past MAX_DATE no Date (and no zone offset) exists: stop there rather than search on.
     for (let wall = this.nextWall(start); wall !== null && wall <= MAX_DATE + MAX_EAST; wall = this.nextWall(wall + 1000)) {
@@ -105,9 +100,15 @@ export class CronTrigger implements Trigger {
         const secondExists = zone.offset(second) === offsetB
         if (firstExists && secondExists) {
           // Fall back: the wall time happens twice; offsetA > offsetB so `first` is earlier.
-          floor = first
-          if (first >= from && first < best) best = first
-          else if (!fixedTime && second >= from && second < best) best = second
+          // A first pass behind `from` means `from` is in the second pass (the search
+          // starts at from's wall time), where later wall times come after `second`.
+          if (first >= from) {
+            floor = first
+            if (first < best) best = first
+          } else {
+            floor = second
+            if (!fixedTime && second >= from && second < best) best = second
+          }
         } else if (firstExists || secondExists) {
           floor = firstExists ? first : second
           if (floor >= from && floor < best) best = floor
@@ -123,6 +124,14 @@ export class CronTrigger implements Trigger {
         }
       }
       if (floor >= best) break
+    }
+    // A wildcard job also fires in the second pass of a fall-back in the next hours, at
+    // wall times before from's own: the earliest of them is the first matching wall time
+    // of the repeated span, run under the smaller offset.
+    const ahead = zone.offset(from + 4 * HOUR)
+    if (!fixedTime && ahead < here) {
+      const repeated = this.nextWall(zone.transitionBetween(from, from + 4 * HOUR) + ahead)
+      if (repeated !== null && repeated < from + here && repeated - ahead < best) best = repeated - ahead
     }
     return best === Number.POSITIVE_INFINITY ? null : best
   }
