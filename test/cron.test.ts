@@ -144,3 +144,9 @@ t.test('the per-trigger month cache is bounded', async (t) => {
   t.equal(at?.toISOString(), '2341-09-01T00:00:00.000Z', '4,100 months after January 2000')
   t.equal(trigger.next(new Date('2000-01-15T00:00:00Z'))?.toISOString(), '2000-02-01T00:00:00.000Z', 'still right after the cache starts over')
 })
+
+t.test('parsed expressions are shared, and the cache of them is bounded', async (t) => {
+  for (let i = 0; i < 1100; i++) createTrigger({ cron: `${i % 60} ${Math.floor(i / 60) % 24} * * *`, timezone: 'UTC' })
+  t.same(fires('7 3 * * *', '2026-01-01T00:00:00Z', 1), ['2026-01-01T03:07:00.000Z'], 'a recalled expression')
+  t.same(fires('7 3 * * *', '2026-01-01T00:00:00Z', 1), ['2026-01-01T03:07:00.000Z'], 'and again')
+})

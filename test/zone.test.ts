@@ -46,3 +46,16 @@ t.test('zones fixed by definition skip the sampling', async (t) => {
   t.equal(zoneOffsets('UTC').offset(0), 0)
   t.equal(zoneOffsets('Etc/GMT+5').offset(8.64e15), -5 * 3_600_000)
 })
+
+t.test('the process zone follows process.env.TZ', async (t) => {
+  const saved = process.env.TZ
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.TZ
+    else process.env.TZ = saved
+  })
+  process.env.TZ = 'Asia/Tokyo'
+  t.equal(systemZone(), 'Asia/Tokyo')
+  t.equal(systemZone(), 'Asia/Tokyo', 'recalled')
+  process.env.TZ = 'America/Denver'
+  t.equal(systemZone(), 'America/Denver')
+})

@@ -10,31 +10,31 @@ import { describe, invalidTrigger } from '../errors.js'
  */
 export interface CronFields {
   /** nextSecond[s]: the smallest allowed second >= s, or -1. Index 60 is -1. */
-  nextSecond: Int8Array
-  nextMinute: Int8Array
+  readonly nextSecond: Int8Array
+  readonly nextMinute: Int8Array
   /** nextHour[h] for h in 0..24; index 24 is -1. */
-  nextHour: Int8Array
+  readonly nextHour: Int8Array
   /** Bit m (1–12) set when month m is allowed. */
-  months: number
+  readonly months: number
   /** Bit d-1 set when day-of-month d is listed. */
-  monthDays: number
+  readonly monthDays: number
   /** `L` in day-of-month: the month's last day. */
-  lastDay: boolean
+  readonly lastDay: boolean
   /** `nW`: the weekday nearest day n, within the month. */
-  nearestWeekdays: number[]
+  readonly nearestWeekdays: readonly number[]
   /** `LW`: the month's last weekday. */
-  lastWeekday: boolean
+  readonly lastWeekday: boolean
   /** Bit w (0 = Sunday) set when weekday w is listed plainly (with `#k` when nth > 0). */
-  weekdays: number
+  readonly weekdays: number
   /** Bit w set for `wL`: the month's last weekday w. */
-  lastWeekdays: number
+  readonly lastWeekdays: number
   /** k of `w#k`, else 0. */
-  nth: number
+  readonly nth: number
   /** Day-of-month / day-of-week restricted (not starting with `*` or `?`): both restricted means OR. */
-  domRestricted: boolean
-  dowRestricted: boolean
+  readonly domRestricted: boolean
+  readonly dowRestricted: boolean
   /** No seconds (6-field), minute or hour field starts with `*` or `?` (DESIGN.md rule 8). */
-  fixedTime: boolean
+  readonly fixedTime: boolean
 }
 
 const ALIASES: Record<string, string> = {
@@ -52,10 +52,25 @@ const ALIASES: Record<string, string> = {
 const NEAREST_WEEKDAY = /^([1-9]|[12]\d|3[01])W$/i
 const LAST_WEEKDAY = /^LW$/i
 
+/** Parsed expressions by text: many jobs share an expression, and cron-parser takes ~50 µs a parse. */
+const parsedCache = new Map<string, CronFields>()
+const PARSED_CACHE_LIMIT = 1000
+
+/** Parses (or recalls) an expression; the result is shared, so it is never mutated. */
 export function parseCronFields (expression: unknown): CronFields {
   if (typeof expression !== 'string') {
     throw invalidTrigger(`Invalid cron expression ${describe(expression)}: expected a string such as "*/5 * * * *"`)
   }
+  let fields = parsedCache.get(expression)
+  if (fields === undefined) {
+    fields = parse(expression)
+    if (parsedCache.size >= PARSED_CACHE_LIMIT) parsedCache.clear()
+    parsedCache.set(expression, fields)
+  }
+  return fields
+}
+
+function parse (expression: string): CronFields {
   const fields = splitFields(expression)
   const [second, minute, hour, dom, month, dow] = fields
 
@@ -104,7 +119,7 @@ export function parseCronFields (expression: unknown): CronFields {
     months,
     monthDays,
     lastDay,
-    nearestWeekdays,
+    nearestWeekdays: Object.freeze(nearestWeekdays) as number[],
     lastWeekday,
     weekdays,
     lastWeekdays,

@@ -9,15 +9,30 @@ const LONG_OFFSET = /GMT([+-])(\d{2}):(\d{2})(?::(\d{2}))?$/
 /** Zones whose offset is fixed by definition: no sampling needed. */
 const FIXED_ZONE = /^(?:Etc\/)?(?:UTC|UCT|GMT|Greenwich|Universal|Zulu)(?:[+-]0)?$|^Etc\/GMT[+-]\d{1,2}$/i
 
-/** The process's own zone, as Intl reports it. */
+let systemZoneName: string | undefined
+let systemZoneFor: string | undefined
+
+/**
+ * The process's own zone, as Intl reports it. Asking Intl builds a formatter
+ * (tens of µs), so the answer is kept until process.env.TZ changes.
+ */
 export function systemZone (): string {
-  return new Intl.DateTimeFormat().resolvedOptions().timeZone
+  if (systemZoneName === undefined || systemZoneFor !== process.env.TZ) {
+    systemZoneName = new Intl.DateTimeFormat().resolvedOptions().timeZone
+    systemZoneFor = process.env.TZ
+  }
+  return systemZoneName
 }
 
-/** Validates a zone name (default: the process's zone) and returns its canonical spelling. */
+/** Names already validated: checking one builds an Intl.DateTimeFormat (tens of µs), too slow per job. */
+const validZones = new Set<string>()
+
+/** Validates a zone name (default: the process's zone) and returns it. */
 export function resolveZone (zone: unknown): string {
   if (zone === undefined) return systemZone()
+  if (typeof zone === 'string' && validZones.has(zone)) return zone
   if (typeof zone !== 'string' || zone === '' || !IANAZone.isValidZone(zone)) throw invalidTimezone(zone)
+  if (validZones.size < CACHE_LIMIT) validZones.add(zone)
   return zone
 }
 
