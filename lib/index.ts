@@ -16,3 +16,25 @@ export type { DurationInput, DurationObject } from './duration.js'
 export type { DateInput } from './instant.js'
 export { SchedulerError, ErrorCodes } from './errors.js'
 export type { ErrorCode } from './errors.js'
+export { Scheduler } from './scheduler.js'
+export type { SchedulerCoreOptions, RunHandle } from './scheduler.js'
+export type { Clock } from './clock.js'
+export type {
+  JobContext,
+  JobDefinition,
+  JobHandler,
+  JobOptions,
+  JobStats,
+  JobStatus,
+  LastRun,
+  Logger,
+  RunError,
+  RunResult,
+  RunStatus,
+  SchedulerEvents,
+  SchedulerEventName,
+  SchedulerListener,
+  SchedulerState,
+  SkipReason,
+  JobChange
+} from './job.js'

@@ -35,10 +35,11 @@ export class CronTrigger implements Trigger {
   private readonly fields: CronFields
   private readonly zone: ZoneOffsets
   private readonly bounds: ParsedBounds
-  private readonly masks = new Map<number, number>()
+  private readonly masks: Map<number, number>
 
   constructor (expression: unknown, zone: string, bounds: ParsedBounds) {
     this.fields = parseCronFields(expression)
+    this.masks = sharedMasks(this.fields)
     this.expression = (expression as string).trim()
     this.zone = zoneOffsets(zone)
     this.bounds = bounds
@@ -208,6 +209,18 @@ export class CronTrigger implements Trigger {
     }
     return mask
   }
+}
+
+/** Day masks per parsed expression: triggers with the same expression share them (and their memory). */
+const masksByFields = new WeakMap<CronFields, Map<number, number>>()
+
+function sharedMasks (fields: CronFields): Map<number, number> {
+  let masks = masksByFields.get(fields)
+  if (masks === undefined) {
+    masks = new Map()
+    masksByFields.set(fields, masks)
+  }
+  return masks
 }
 
 function computeDayMask (fields: CronFields, year: number, month: number): number {
