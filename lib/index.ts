@@ -1,5 +1,13 @@
-// The package's public surface. The Fastify plugin (the default export) joins
-// this file when it lands; the triggers and errors are usable on their own.
+// The package's public surface: the Fastify plugin (default and named export),
+// and the triggers, errors and Scheduler core, which are usable on their own.
+import { fastifyScheduler } from './plugin.js'
+
+export default fastifyScheduler
+export { fastifyScheduler }
+export type { SchedulerOptions, RoutesOptions, JobSource, OnRequestHook, PreHandlerHook } from './options.js'
+export { BoundScheduler } from './bound-scheduler.js'
+export { Cron, Interval, At, jobsOf, declareJobs } from './decorators.js'
+export type { CronOptions, IntervalOptions, AtOptions, DeclaredJobOptions, JobDecorator } from './decorators.js'
 export { createTrigger } from './triggers/trigger.js'
 export type {
   Trigger,

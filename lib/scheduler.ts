@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import { MAX_WAIT, setDeadline, systemClock, type Clock } from './clock.js'
 import { SafeEmitter } from './emitter.js'
+import { classOf, jobsOf } from './decorators.js'
 import { ErrorCodes, SchedulerError, describe } from './errors.js'
 import { countFires, fireSeries, lastFireAtOrBefore, nextFire, type FireSeries } from './fires.js'
 import {
@@ -77,6 +78,8 @@ interface JobRecord {
   running: number
   lastRun: LastRun | null
   stats: JobStats
+  /** `this` and `ctx.fastify` for its runs: the scheduler's context, or the one `withOwner` gave. */
+  owner: unknown
 }
 
 const JOB_FIELDS = new Set(['id', 'name', 'trigger', 'handler', 'data', 'maxInstances', 'coalesce', 'misfireGraceTime', 'timeout', 'paused', 'replaceExisting'])
@@ -90,7 +93,8 @@ export class Scheduler<TOwner = unknown> {
   readonly #timezone: string | undefined
   readonly #defaults: JobOptions
   readonly #shutdownTimeout: number
-  readonly #context: TOwner
+  /** The owner of jobs added now: `context`, or the one `withOwner` set for its callback. */
+  #owner: TOwner
   readonly #jobs = new Map<string, JobRecord>()
   readonly #queue = new FireQueue<JobRecord>()
   /** Every live run, of current and removed jobs: what shutdown waits for. */
@@ -131,7 +135,7 @@ export class Scheduler<TOwner = unknown> {
     this.#logger = logger ?? noopLogger
     this.#defaults = { ...DEFAULT_JOB_OPTIONS, ...jobOptions(defaults ?? {}, (field, value, rule) => invalidOption(`defaults.${field}`, value, rule)) }
     this.#shutdownTimeout = shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT
-    this.#context = options.context as TOwner
+    this.#owner = options.context as TOwner
     this.instanceId = instanceId ?? randomUUID()
     this.#events = new SafeEmitter((err, event) => {
       this.#logger.error({ err, event }, `fastify-scheduler: a "${String(event)}" listener threw; ignored`)
@@ -159,7 +163,7 @@ export class Scheduler<TOwner = unknown> {
     if (existing !== undefined) {
       // Replaced in place: live runs (for maxInstances), lastRun and stats stay with the id.
       this.#unschedule(existing)
-      Object.assign(existing, { name: def.name ?? def.id, handler, data: def.data, options, spec: def.trigger, series: fireSeries(trigger), paused: def.paused === true })
+      Object.assign(existing, { name: def.name ?? def.id, handler, data: def.data, options, spec: def.trigger, series: fireSeries(trigger), paused: def.paused === true, owner: this.#owner })
       this.#scheduleIfDue(existing, now, trigger)
       return this.#changed(existing, 'replaced')
     }
@@ -176,7 +180,8 @@ export class Scheduler<TOwner = unknown> {
       entry: null,
       running: 0,
       lastRun: null,
-      stats: { runs: 0, successes: 0, failures: 0, missed: 0, skipped: 0 }
+      stats: { runs: 0, successes: 0, failures: 0, missed: 0, skipped: 0 },
+      owner: this.#owner
     }
     this.#jobs.set(job.id, job)
     this.#scheduleIfDue(job, now, trigger)
@@ -186,14 +191,49 @@ export class Scheduler<TOwner = unknown> {
   }
 
   /**
-   * Hook for the decorators of issue 4: adds the jobs an object declares.
-   * Until decorators exist, an object declares none.
+   * Adds the jobs an object declares with `@Cron`, `@Interval` and `@At` (see
+   * `jobsOf`): one per decoration, each handler bound to the object. An object
+   * without any is an error (most likely the wrong object). All or nothing: when
+   * one job fails (a bad trigger, a taken id), the jobs this call added are
+   * removed again (jobs it replaced through `replaceExisting` stay replaced).
    */
   addJobsFrom (object: object): JobStatus[] {
     if (object === null || typeof object !== 'object') {
       throw new SchedulerError(ErrorCodes.INVALID_JOB, `addJobsFrom expects an object with decorated methods, got ${describe(object)}`, 400)
     }
-    return []
+    const definitions = jobsOf(object)
+    if (definitions.length === 0) {
+      const name = classOf(object)
+      throw new SchedulerError(ErrorCodes.INVALID_JOB, `addJobsFrom: ${name === undefined ? 'the object' : `the ${name} object`} has no method decorated with @Cron, @Interval or @At`, 400)
+    }
+    const added: string[] = []
+    try {
+      return definitions.map((definition) => {
+        const isNew = !this.#jobs.has(definition.id)
+        const status = this.addJob(definition as JobDefinition<unknown, TOwner>)
+        if (isNew) added.push(definition.id)
+        return status
+      })
+    } catch (err) {
+      for (const id of added) this.removeJob(id)
+      throw err
+    }
+  }
+
+  /**
+   * Calls `add` (synchronously) with `owner` instead of `context` as the owner
+   * (`this` and `ctx.fastify`) of every job it adds, through addJob or
+   * addJobsFrom. The plugin uses it so that a job added from an encapsulated
+   * plugin gets that plugin's instance.
+   */
+  withOwner<T> (owner: TOwner, add: () => T): T {
+    const previous = this.#owner
+    this.#owner = owner
+    try {
+      return add()
+    } finally {
+      this.#owner = previous
+    }
   }
 
   /** Removes a job; its live runs finish. false when there is no such job. */
@@ -524,7 +564,7 @@ export class Scheduler<TOwner = unknown> {
       name: job.name,
       data: job.data,
       handler: job.handler,
-      owner: this.#context,
+      owner: job.owner,
       scheduledAt: new Date(scheduledAt),
       timeout: job.options.timeout,
       clock: this.#clock,

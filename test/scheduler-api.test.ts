@@ -213,9 +213,3 @@ t.test('constructor options are validated', async (t) => {
   t.equal(scheduler.instanceId, 'node-1')
   t.match(new Scheduler().instanceId, /^[0-9a-f-]{36}$/, 'a random UUID by default')
 })
-
-t.test('addJobsFrom is a hook for decorators: no decorated methods, no jobs', async (t) => {
-  const { scheduler } = harness()
-  t.same(scheduler.addJobsFrom({}), [])
-  t.throws(() => scheduler.addJobsFrom(null as never), { code: 'FST_SCHEDULER_INVALID_JOB' })
-})
