@@ -14,7 +14,8 @@ import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const BENCHES = [
-  'cron-next'
+  'cron-next',
+  'scale'
 ]
 
 const args = process.argv.slice(2)
