@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url'
 
 const BENCHES = [
   'cron-next',
-  'scale'
+  'scale',
+  'http'
 ]
 
 const args = process.argv.slice(2)
