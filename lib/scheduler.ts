@@ -19,15 +19,16 @@ import {
   type JobStatus,
   type LastRun,
   type Logger,
-  type RunRecord,
+  type RunError,
   type RunResult,
+  type RunStatus,
   type SchedulerEventName,
   type SchedulerEvents,
   type SchedulerListener,
   type SchedulerState
 } from './job.js'
 import { FireQueue, type QueueEntry } from './queue.js'
-import { Run, noopLogger } from './runner.js'
+import { Run, RunList, noopLogger, runIdOf, type RunHost } from './runner.js'
 import { createTrigger, type Trigger, type TriggerSpec } from './triggers/trigger.js'
 import { resolveZone } from './triggers/zone.js'
 
@@ -71,15 +72,34 @@ interface JobRecord {
   spec: TriggerSpec | Trigger
   series: FireSeries
   paused: boolean
-  /** Scheduled time of the queued fire (before jitter), null when not queued. */
-  fire: number | null
+  /**
+   * Scheduled time of the queued fire (before jitter), NaN when not queued. NaN
+   * rather than null keeps the field a number, which V8 updates in place: no
+   * new heap number per fire for the garbage collector to copy.
+   */
+  fire: number
   /** Heap handle, created on first scheduling and reused after. */
   entry: QueueEntry<JobRecord> | null
   running: number
-  lastRun: LastRun | null
+  /** Set by removeJob: a run of this wake must not start for it any more. */
+  removed: boolean
+  /** The latest finished run, updated in place; ISO strings are made only for a status (`JobStatus.lastRun`). */
+  lastRun: LastRunState | null
   stats: JobStats
   /** `this` and `ctx.fastify` for its runs: the scheduler's context, or the one `withOwner` gave. */
   owner: unknown
+}
+
+/** `JobStatus.lastRun` before formatting: times in epoch ms. */
+interface LastRunState {
+  /** Run.runNumber: the id string is made for a status only. */
+  runNumber: number
+  scheduledAt: number
+  startedAt: number
+  finishedAt: number
+  durationMs: number
+  status: RunStatus
+  error: RunError | null
 }
 
 const JOB_FIELDS = new Set(['id', 'name', 'trigger', 'handler', 'data', 'maxInstances', 'coalesce', 'misfireGraceTime', 'timeout', 'paused', 'replaceExisting'])
@@ -98,8 +118,10 @@ export class Scheduler<TOwner = unknown> {
   readonly #jobs = new Map<string, JobRecord>()
   readonly #queue = new FireQueue<JobRecord>()
   /** Every live run, of current and removed jobs: what shutdown waits for. */
-  readonly #active = new Set<Run>()
+  readonly #active = new RunList<JobRecord>()
   readonly #events: SafeEmitter<SchedulerEvents>
+  /** Shared by every run: one object per scheduler, not a closure per run. */
+  readonly #host: RunHost<JobRecord>
   #state: SchedulerState = 'stopped'
   #closing: Promise<void> | null = null
   #timer: unknown = undefined
@@ -140,6 +162,7 @@ export class Scheduler<TOwner = unknown> {
     this.#events = new SafeEmitter((err, event) => {
       this.#logger.error({ err, event }, `fastify-scheduler: a "${String(event)}" listener threw; ignored`)
     })
+    this.#host = { clock: this.#clock, logger: this.#logger, ended: (run) => this.#finish(run) }
   }
 
   get state (): SchedulerState {
@@ -176,9 +199,10 @@ export class Scheduler<TOwner = unknown> {
       spec: def.trigger,
       series: fireSeries(trigger),
       paused: def.paused === true,
-      fire: null,
+      fire: Number.NaN,
       entry: null,
       running: 0,
+      removed: false,
       lastRun: null,
       stats: { runs: 0, successes: 0, failures: 0, missed: 0, skipped: 0 },
       owner: this.#owner
@@ -242,6 +266,7 @@ export class Scheduler<TOwner = unknown> {
     if (job === undefined) return false
     this.#unschedule(job)
     this.#jobs.delete(id)
+    job.removed = true
     this.#arm()
     this.#events.emit('job:removed', { id })
     return true
@@ -293,11 +318,12 @@ export class Scheduler<TOwner = unknown> {
     this.#assertOpen('run a job')
     const run = this.#fire(job, this.#clock.now())
     if (run === null) return { runId: null, result: Promise.resolve({ runId: null, status: 'skipped' }) }
+    // `done` works after the end too: a sync handler has ended by now.
     return {
       runId: run.runId,
       result: run.done.then((record): RunResult => record.status === 'success'
         ? { runId: record.runId, status: record.status, result: record.result }
-        : { runId: record.runId, status: record.status, error: record.error as NonNullable<RunRecord['error']> })
+        : { runId: record.runId, status: record.status, error: record.error as RunError })
     }
   }
 
@@ -370,8 +396,8 @@ export class Scheduler<TOwner = unknown> {
     this.#state = 'stopped'
     this.#disarm()
     this.#queue.clear()
-    for (const job of this.#jobs.values()) job.fire = null
-    const runs = [...this.#active]
+    for (const job of this.#jobs.values()) job.fire = Number.NaN
+    const runs = this.#active.toArray()
     if (runs.length > 0) {
       // ref'd: a top-level `await shutdown()` must not exit with the promise unsettled.
       let cancel!: () => void
@@ -445,7 +471,7 @@ export class Scheduler<TOwner = unknown> {
 
   #unschedule (job: JobRecord): void {
     if (job.entry !== null) this.#queue.remove(job.entry)
-    job.fire = null
+    job.fire = Number.NaN
   }
 
   /** Arms the one timer for the earliest due fire, unless it is armed for it already. */
@@ -505,7 +531,7 @@ export class Scheduler<TOwner = unknown> {
    */
   #catchUp (job: JobRecord, now: number): void {
     const series = job.series
-    const first = job.fire as number
+    const first = job.fire
     const due = (job.entry as QueueEntry<JobRecord>).due
     if (this.#state === 'paused') {
       const count = countFires(series, first, now + 1)
@@ -526,80 +552,98 @@ export class Scheduler<TOwner = unknown> {
       from = nextFire(series, cutoff - 1)
       if (from !== null && from > now) from = null
     }
-    const fires: number[] = []
-    if (from !== null) {
-      if (job.options.coalesce) {
-        fires.push(lastFireAtOrBefore(series, from, now))
+    let next: number | null
+    let fires: number[] | null = null
+    if (from === null) {
+      next = nextFire(series, now)
+    } else {
+      // The usual case, a fire on time: the fire after it is already the next
+      // one (nothing lies between it and now), one call of the trigger.
+      const after = nextFire(series, from)
+      if (after === null || after > now) {
+        next = after
+      } else if (job.options.coalesce) {
+        from = lastFireAtOrBefore(series, after, now)
+        next = nextFire(series, now)
       } else {
-        let at: number | null = from
+        fires = [from]
+        let at: number | null = after
         while (at !== null && at <= now && fires.length < CATCH_UP_LIMIT) {
           fires.push(at)
           at = nextFire(series, at)
         }
         if (at !== null && at <= now) missed += countFires(series, at, now + 1)
+        next = nextFire(series, now)
       }
     }
     // Queue the next fire before running anything: a handler may pause,
     // remove or reschedule its own job.
-    this.#queueFire(job, nextFire(series, now))
+    this.#queueFire(job, next)
     if (missed > 0) {
       job.stats.missed += missed
       this.#logger.warn({ jobId: job.id, count: missed }, 'fastify-scheduler: fires missed')
       this.#events.emit('job:missed', { id: job.id, scheduledAt: new Date(first), count: missed })
     }
+    if (fires === null) {
+      if (from !== null && this.#canFire(job)) this.#fire(job, from)
+      return
+    }
     for (const at of fires) {
-      if (this.#state !== 'running' || job.paused || this.#jobs.get(job.id) !== job) break
+      if (!this.#canFire(job)) break
       this.#fire(job, at)
     }
   }
 
+  /** Whether a due fire of `job` may still run: an earlier run of this wake may have paused or removed it. */
+  #canFire (job: JobRecord): boolean {
+    return this.#state === 'running' && !job.paused && !job.removed
+  }
+
   /** Starts a run for the fire at `scheduledAt`, or skips it when maxInstances runs are live. */
-  #fire (job: JobRecord, scheduledAt: number): Run | null {
+  #fire (job: JobRecord, scheduledAt: number): Run<JobRecord> | null {
     if (job.running >= job.options.maxInstances) {
       this.#skip(job, scheduledAt, 'max-instances', 1)
       return null
     }
-    const run: Run = new Run({
-      id: job.id,
-      name: job.name,
-      data: job.data,
-      handler: job.handler,
-      owner: job.owner,
-      scheduledAt: new Date(scheduledAt),
-      timeout: job.options.timeout,
-      clock: this.#clock,
-      logger: this.#logger
-    }, (record) => this.#finish(job, run, record))
+    const run = new Run(job, scheduledAt, this.#host)
     job.running++
     job.stats.runs++
     this.#active.add(run)
     if (this.#events.has('job:start')) {
-      this.#events.emit('job:start', { id: job.id, runId: run.runId, scheduledAt: run.scheduledAt, startedAt: new Date(this.#clock.now()) })
+      this.#events.emit('job:start', { id: job.id, runId: run.runId, scheduledAt: run.scheduledDate, startedAt: new Date(this.#clock.now()) })
     }
     run.start()
     return run
   }
 
-  #finish (job: JobRecord, run: Run, record: RunRecord): void {
+  /** A run has ended: count it, keep it as `lastRun` (in place, as numbers), tell listeners. */
+  #finish (run: Run<JobRecord>): void {
+    const job = run.job
     this.#active.delete(run)
     job.running--
-    job.lastRun = {
-      runId: record.runId,
-      scheduledAt: record.scheduledAt.toISOString(),
-      startedAt: record.startedAt.toISOString(),
-      finishedAt: record.finishedAt.toISOString(),
-      durationMs: record.durationMs,
-      status: record.status,
-      error: record.error,
-      instanceId: this.instanceId
+    const status = run.status as RunStatus
+    const last = job.lastRun
+    if (last === null) {
+      job.lastRun = { runNumber: run.runNumber, scheduledAt: run.scheduledAt, startedAt: run.startedAt, finishedAt: run.finishedAt, durationMs: run.durationMs, status, error: run.error }
+    } else {
+      last.runNumber = run.runNumber
+      last.scheduledAt = run.scheduledAt
+      last.startedAt = run.startedAt
+      last.finishedAt = run.finishedAt
+      last.durationMs = run.durationMs
+      last.status = status
+      last.error = run.error
     }
-    const base = { id: job.id, runId: record.runId, scheduledAt: record.scheduledAt, startedAt: record.startedAt, finishedAt: record.finishedAt, durationMs: record.durationMs }
-    if (record.status === 'success') {
+    if (status === 'success') {
       job.stats.successes++
-      this.#events.emit('job:success', { ...base, result: record.result })
+      if (this.#events.has('job:success')) {
+        this.#events.emit('job:success', { id: job.id, runId: run.runId, scheduledAt: run.scheduledDate, startedAt: run.startedDate, finishedAt: run.finishedDate, durationMs: run.durationMs, result: run.result })
+      }
     } else {
       job.stats.failures++
-      this.#events.emit('job:error', { ...base, status: record.status, error: record.cause as Error })
+      if (this.#events.has('job:error')) {
+        this.#events.emit('job:error', { id: job.id, runId: run.runId, scheduledAt: run.scheduledDate, startedAt: run.startedDate, finishedAt: run.finishedDate, durationMs: run.durationMs, status, error: run.cause as Error })
+      }
     }
   }
 
@@ -622,10 +666,25 @@ export class Scheduler<TOwner = unknown> {
       trigger: job.series.trigger.toJSON(),
       paused: job.paused,
       running: job.running,
-      nextRunAt: job.fire === null ? null : new Date(job.fire).toISOString(),
-      lastRun: job.lastRun === null ? null : { ...job.lastRun },
+      nextRunAt: Number.isNaN(job.fire) ? null : new Date(job.fire).toISOString(),
+      lastRun: lastRunOf(job.lastRun, this.instanceId),
       stats: { ...job.stats }
     }
+  }
+}
+
+/** `JobStatus.lastRun`: the kept numbers as ISO strings, made now rather than on every run. */
+function lastRunOf (last: LastRunState | null, instanceId: string): LastRun | null {
+  if (last === null) return null
+  return {
+    runId: runIdOf(last.runNumber),
+    scheduledAt: new Date(last.scheduledAt).toISOString(),
+    startedAt: new Date(last.startedAt).toISOString(),
+    finishedAt: new Date(last.finishedAt).toISOString(),
+    durationMs: last.durationMs,
+    status: last.status,
+    error: last.error,
+    instanceId
   }
 }
 

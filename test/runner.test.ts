@@ -1,49 +1,62 @@
 import t from 'tap'
 import vm from 'node:vm'
-import { Run, noopLogger, toError, toRunError, type RunInput } from '../lib/runner.js'
-import type { JobContext, RunRecord } from '../lib/job.js'
+import { Run, RunList, noopLogger, runIdOf, toError, toRunError, type RunHost, type RunJob } from '../lib/runner.js'
+import type { JobContext, Logger, RunRecord } from '../lib/job.js'
+import type { Clock } from '../lib/clock.js'
 import { ManualClock, flush } from './helpers/fake-clock.js'
 import { recordingLogger } from './helpers/logger.js'
 
-function setup (overrides: Partial<RunInput> = {}): { clock: ManualClock, run: Run, ended: RunRecord[], input: RunInput } {
-  const clock = new ManualClock()
-  const input: RunInput = {
+interface Setup extends Partial<Omit<RunJob, 'options'>> {
+  timeout?: number | null
+  scheduledAt?: number
+  clock?: Clock
+  logger?: Logger
+}
+
+function setup ({ timeout = null, scheduledAt, clock = new ManualClock(), logger = noopLogger, ...overrides }: Setup = {}): { clock: ManualClock, run: Run, ended: RunRecord[], job: RunJob, scheduledAt: number } {
+  const job: RunJob = {
     id: 'job',
     name: 'The job',
     data: { n: 1 },
     handler: () => 'ok',
     owner: { app: true },
-    scheduledAt: new Date(clock.now() - 5),
-    timeout: null,
-    clock,
-    logger: noopLogger,
-    ...overrides
+    ...overrides,
+    options: { timeout }
   }
-  if (overrides.clock === undefined) input.clock = clock
+  scheduledAt ??= clock.now() - 5
   const ended: RunRecord[] = []
-  const run = new Run(input, (record) => ended.push(record))
-  return { clock: input.clock as ManualClock, run, ended, input }
+  const host: RunHost = {
+    clock,
+    logger,
+    ended (run) {
+      ended.push({ runId: run.runId, scheduledAt: run.scheduledDate, startedAt: run.startedDate, finishedAt: run.finishedDate, durationMs: run.durationMs, status: run.status as RunRecord['status'], error: run.error, cause: run.cause, result: run.result })
+    }
+  }
+  const run = new Run(job, scheduledAt, host)
+  return { clock: clock as ManualClock, run, ended, job, scheduledAt }
 }
 
 t.test('builds the context and calls the handler with the owner as this', async (t) => {
   let seen: { ctx: JobContext, self: unknown } | undefined
   const logger = recordingLogger()
-  const { run, input, clock } = setup({
+  const { run, job, scheduledAt, clock } = setup({
     logger,
     handler: function (this: unknown, ctx: JobContext) { seen = { ctx, self: this } }
   })
   run.start()
   if (seen === undefined) throw new Error('handler not called')
   const { ctx, self } = seen
-  t.equal(self, input.owner, 'this is the owner')
-  t.equal(ctx.fastify, input.owner, 'ctx.fastify is the owner')
+  t.equal(self, job.owner, 'this is the owner')
+  t.equal(ctx.fastify, job.owner, 'ctx.fastify is the owner')
   t.equal(ctx.id, 'job')
   t.equal(ctx.name, 'The job')
-  t.equal(ctx.data, input.data)
+  t.equal(ctx.data, job.data)
   t.equal(ctx.runId, run.runId)
-  t.match(ctx.runId, /^[0-9a-f-]{36}$/, 'a UUID')
-  t.equal(ctx.scheduledAt, input.scheduledAt)
+  t.match(ctx.runId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'shaped like a v4 UUID')
+  t.equal(ctx.scheduledAt.getTime(), scheduledAt)
+  t.equal(ctx.scheduledAt, ctx.scheduledAt, 'the same Date on every read')
   t.equal(ctx.startedAt.getTime(), clock.now())
+  t.equal(ctx.startedAt, ctx.startedAt)
   t.equal(ctx.signal, run.signal)
   t.equal(ctx.signal.aborted, false)
   ctx.log.info({ a: 1 }, 'hello')
@@ -194,4 +207,113 @@ t.test('abort after the end is a no-op', async (t) => {
 t.test('the no-op logger takes every call and is its own child', async (t) => {
   for (const level of ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const) noopLogger[level]({}, 'x')
   t.equal(noopLogger.child({}), noopLogger)
+})
+
+t.test('run ids: unique per run, v4-UUID shaped, made once per run', async (t) => {
+  const { run } = setup()
+  t.equal(run.runId, run.runId, 'the same string on every read')
+  t.equal(run.runId, runIdOf(run.runNumber))
+  const next = setup().run
+  t.equal(next.runNumber, run.runNumber + 1, 'a per-process counter')
+  t.equal(next.runId.slice(0, 24), run.runId.slice(0, 24), 'one random prefix per process')
+  t.equal(runIdOf(0x2a), `${run.runId.slice(0, 24)}00000000002a`, 'the counter in the last 12 hex digits')
+  t.match(runIdOf(2 ** 48 - 1), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-f{12}$/)
+})
+
+t.test('a signal first read after a timeout is already aborted with the timeout reason', async (t) => {
+  let ctx!: JobContext
+  const { run, clock } = setup({ timeout: 100, handler: async (c: JobContext) => { ctx = c; await new Promise(() => {}) } })
+  run.start()
+  await clock.tick(100)
+  t.equal(run.ended, true)
+  const signal = ctx.signal
+  t.equal(signal.aborted, true)
+  t.equal((signal.reason as DOMException).name, 'TimeoutError')
+  t.equal((signal.reason as DOMException).message, 'Job "job" timed out after 100 ms')
+  t.equal(ctx.signal, signal, 'the same signal on every read')
+  t.equal((await run.done).cause, signal.reason, 'the reason is the recorded cause')
+})
+
+t.test('a signal first read after abort() is already aborted with the shutdown reason', async (t) => {
+  const { run } = setup({ handler: async () => await new Promise(() => {}) })
+  run.start()
+  run.abort()
+  t.equal(run.signal.aborted, true)
+  t.equal((run.signal.reason as DOMException).name, 'AbortError')
+  t.equal(run.status, 'aborted')
+})
+
+t.test('done: made on demand, before or after the end, resolving with the same record', async (t) => {
+  const sync = setup({ handler: () => 7 })
+  sync.run.start()
+  t.same(await sync.run.done, sync.ended[0], 'asked for after a sync handler ended')
+  t.equal(sync.run.done, sync.run.done, 'one promise')
+  const later = setup({ handler: async () => await Promise.resolve(8) })
+  const done = later.run.done
+  later.run.start()
+  t.match(await done, { status: 'success', result: 8, error: null, cause: null })
+})
+
+t.test('logging: the child logger is made only when a line is written or ctx.log is read', async (t) => {
+  const lines: unknown[] = []
+  let children = 0
+  let debug = false
+  const base = recordingLogger()
+  const isLevelEnabled = (level: string): boolean => { lines.push(level); return debug }
+  // pino-like: the logger and its children can tell whether a level is on.
+  const logger = {
+    ...base,
+    child: (bindings: Record<string, unknown>) => { children++; return { ...base.child(bindings), isLevelEnabled } },
+    isLevelEnabled
+  }
+  setup({ logger }).run.start()
+  t.equal(children, 0, 'debug off: no child, no line')
+  t.same(lines, ['debug'])
+  t.equal(base.lines.length, 0)
+  debug = true
+  const { run } = setup({ logger })
+  run.start()
+  t.equal(children, 1)
+  t.match(base.lines.at(-1), { level: 'debug', msg: 'job succeeded', bindings: { jobId: 'job', runId: run.runId } })
+  children = 0
+  setup({ logger, handler: () => { throw new Error('x') } }).run.start()
+  t.equal(children, 1, 'a failure is always logged')
+  t.match(base.lines.at(-1), { level: 'error', msg: 'job failed' })
+  debug = false
+  children = 0
+  let read: Logger | undefined
+  setup({ logger, handler: (ctx: JobContext) => { read = ctx.log; t.equal(ctx.log, read, 'one child per run') } }).run.start()
+  t.equal(children, 1)
+  t.equal(base.lines.at(-1)?.msg, 'job failed', 'the child asked whether debug is on: it is not')
+  t.equal((noopLogger as Logger & { isLevelEnabled: (level: string) => boolean }).isLevelEnabled('debug'), false)
+})
+
+t.test('RunList: insertion order, O(1) delete anywhere, adding or deleting twice is a no-op', async (t) => {
+  const list = new RunList()
+  const [a, b, c] = [setup().run, setup().run, setup().run]
+  list.add(a)
+  list.add(b)
+  list.add(c)
+  list.add(b)
+  t.same(list.toArray(), [a, b, c])
+  list.delete(b)
+  list.delete(b)
+  t.same(list.toArray(), [a, c])
+  list.delete(a)
+  t.same(list.toArray(), [c])
+  list.delete(c)
+  t.same(list.toArray(), [])
+  list.add(b)
+  t.same(list.toArray(), [b])
+})
+
+t.test('ctx: the job and run fields, the run ones as getters', async (t) => {
+  let ctx!: JobContext
+  const { run } = setup({ handler: (c: JobContext) => { ctx = c } })
+  run.start()
+  t.same(Object.keys(ctx).sort(), ['data', 'fastify', 'id', 'name'])
+  for (const key of ['runId', 'scheduledAt', 'startedAt', 'signal', 'log'] as const) t.ok(key in ctx, `${key} is there`)
+  const { runId, signal } = ctx
+  t.equal(runId, run.runId, 'destructuring works')
+  t.equal(signal, run.signal)
 })
