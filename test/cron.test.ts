@@ -150,3 +150,15 @@ t.test('parsed expressions are shared, and the cache of them is bounded', async 
   t.same(fires('7 3 * * *', '2026-01-01T00:00:00Z', 1), ['2026-01-01T03:07:00.000Z'], 'a recalled expression')
   t.same(fires('7 3 * * *', '2026-01-01T00:00:00Z', 1), ['2026-01-01T03:07:00.000Z'], 'and again')
 })
+
+t.test('triggers sharing an expression and zone share answers, never bounds', async (t) => {
+  const plain = createTrigger({ cron: '0 * * * *', timezone: 'Europe/Berlin' })
+  const bounded = createTrigger({ cron: '0 * * * *', timezone: 'Europe/Berlin', startAt: '2026-01-01T05:00:00Z', endAt: '2026-01-01T06:00:00Z' })
+  const otherZone = createTrigger({ cron: '0 * * * *', timezone: 'Asia/Kathmandu' })
+  const at = new Date('2026-01-01T00:10:00Z')
+  t.equal(plain.next(at)?.toISOString(), '2026-01-01T01:00:00.000Z')
+  t.equal(bounded.next(at)?.toISOString(), '2026-01-01T05:00:00.000Z', 'startAt still applies')
+  t.equal(plain.next(at)?.toISOString(), '2026-01-01T01:00:00.000Z', 'asked again')
+  t.equal(otherZone.next(at)?.toISOString(), '2026-01-01T00:15:00.000Z', 'another zone, another answer')
+  t.equal(bounded.next(new Date('2026-01-01T06:00:00Z')), null, 'endAt still applies')
+})

@@ -36,10 +36,13 @@ export class CronTrigger implements Trigger {
   private readonly zone: ZoneOffsets
   private readonly bounds: ParsedBounds
   private readonly masks: Map<number, number>
+  /** The last answer of firstFireFrom, shared by every trigger with this expression and zone. */
+  private readonly memo: FireMemo
 
   constructor (expression: unknown, zone: string, bounds: ParsedBounds) {
     this.fields = parseCronFields(expression)
     this.masks = sharedMasks(this.fields)
+    this.memo = sharedMemo(this.fields, zone)
     this.expression = (expression as string).trim()
     this.zone = zoneOffsets(zone)
     this.bounds = bounds
@@ -57,7 +60,15 @@ export class CronTrigger implements Trigger {
     let from = Math.floor(after.getTime() / 1000) * 1000 + 1000
     const { startAt, endAt } = this.bounds
     if (startAt !== null && from < startAt) from = Math.ceil(startAt / 1000) * 1000
-    const fire = this.firstFireFrom(from)
+    // Jobs that share an expression and zone ask for the same instant in the same
+    // wake (10,000 every-second jobs: 10,000 identical questions); the answer is a
+    // pure function of (expression, zone, from), so the last one is kept.
+    const memo = this.memo
+    if (memo.from !== from) {
+      memo.fire = this.firstFireFrom(from)
+      memo.from = from
+    }
+    const fire = memo.fire
     if (fire === null || fire > (endAt ?? MAX_DATE)) return null
     return new Date(fire)
   }
@@ -209,6 +220,23 @@ export class CronTrigger implements Trigger {
     }
     return mask
   }
+}
+
+interface FireMemo { from: number, fire: number | null }
+const memos = new WeakMap<CronFields, Map<string, FireMemo>>()
+
+function sharedMemo (fields: CronFields, zone: string): FireMemo {
+  let byZone = memos.get(fields)
+  if (byZone === undefined) {
+    byZone = new Map()
+    memos.set(fields, byZone)
+  }
+  let memo = byZone.get(zone)
+  if (memo === undefined) {
+    memo = { from: Number.NaN, fire: null }
+    byZone.set(zone, memo)
+  }
+  return memo
 }
 
 /** Day masks per parsed expression: triggers with the same expression share them (and their memory). */
