@@ -21,11 +21,12 @@
 // Run:   node bench/cron-next.js [--quick]      (or BENCH_QUICK=1)
 // Usually through `npm run bench`, which builds dist/ first.
 
-import { existsSync, readFileSync, realpathSync } from 'node:fs'
+import { existsSync, realpathSync } from 'node:fs'
 import os from 'node:os'
 import { pathToFileURL } from 'node:url'
 import { CronExpressionParser } from 'cron-parser'
 import { Cron } from 'croner'
+import { QUICK, printTable, versionOf } from './common.js'
 
 const EXPRESSIONS = [
   '*/5 * * * *',
@@ -43,7 +44,6 @@ const DST_ZONE = 'America/New_York'
 const TARGET_CP_RATIO = 10 // ours ≥ 10× faster than cron-parser's iterator (geometric mean over the rows)
 const TARGET_SLOWER_THAN_CRONER = 0 // no row where ours is slower than croner
 
-const QUICK = process.argv.includes('--quick') || /^(1|true|yes|on)$/i.test(process.env.BENCH_QUICK ?? '')
 const SETTINGS = QUICK
   ? { reps: 3, randomStarts: 2, steps: 6, warmupMs: 10, checkSteps: 6, parseEachCall: false }
   : { reps: 7, randomStarts: 12, steps: 16, warmupMs: 150, checkSteps: 24, parseEachCall: true }
@@ -403,14 +403,6 @@ function checkAgreement (createTrigger, expr, zone) {
 // ---------------------------------------------------------------------------
 // Output
 
-function versionOf (pkg) {
-  try {
-    return JSON.parse(readFileSync(new URL(`../node_modules/${pkg}/package.json`, import.meta.url), 'utf8')).version
-  } catch {
-    return '?'
-  }
-}
-
 async function loadOurs () {
   const errors = []
   for (const file of ['dist/index.js', 'dist/triggers/trigger.js']) {
@@ -430,14 +422,6 @@ async function loadOurs () {
 const fmt = (us) => (us === undefined || Number.isNaN(us) ? 'n/a' : us < 10 ? us.toFixed(3) : us < 100 ? us.toFixed(2) : us.toFixed(1))
 const fmtRatio = (r) => (Number.isFinite(r) ? `${r < 10 ? r.toFixed(2) : r.toFixed(1)}×` : 'n/a')
 const geomean = (values) => Math.exp(values.reduce((sum, v) => sum + Math.log(v), 0) / values.length)
-
-function printTable (header, rows, align) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-  const line = (cells) => cells.map((c, i) => (align[i] === 'l' ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()
-  console.log(line(header))
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
-  for (const row of rows) console.log(line(row))
-}
 
 export async function run () {
   const started = process.hrtime.bigint()

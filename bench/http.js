@@ -42,8 +42,8 @@ import { readFileSync, realpathSync } from 'node:fs'
 import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { QUICK, percentile, printTable, report, sleep, versionOf } from './common.js'
 
-const QUICK = process.argv.includes('--quick') || /^(1|true|yes|on)$/i.test(process.env.BENCH_QUICK ?? '')
 const SETTINGS = QUICK
   ? { rounds: 1, warmupS: 1, durationS: 3 }
   : { rounds: 2, warmupS: 3, durationS: 10 }
@@ -107,11 +107,6 @@ const SETUPS = {
   }
 }
 
-function report (message) {
-  if (process.send) process.send(message)
-  else console.log(JSON.stringify(message))
-}
-
 async function child (name, n) {
   const setup = SETUPS[name]
   if (!setup) throw new Error(`unknown variant ${name} (known: ${VARIANTS.join(', ')})`)
@@ -164,8 +159,6 @@ async function child (name, n) {
 // ---------------------------------------------------------------------------
 // Parent: the load
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
-
 function option (flag) {
   const i = process.argv.indexOf(flag)
   return i >= 0 ? process.argv[i + 1] : undefined
@@ -204,11 +197,6 @@ function machineBusyMs () {
   } catch {
     return null
   }
-}
-
-function percentile (sorted, p) {
-  if (sorted.length === 0) return null
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]
 }
 
 /** One child: start the server, warm up, measure; resolves with the numbers or the failure. */
@@ -288,14 +276,6 @@ async function measure (autocannon, name, connections) {
   return row
 }
 
-function versionOf (pkg, from = '') {
-  try {
-    return JSON.parse(readFileSync(new URL(`${from}node_modules/${pkg}/package.json`, ROOT), 'utf8')).version
-  } catch {
-    return null
-  }
-}
-
 const mean = (values) => values.length ? values.reduce((a, b) => a + b, 0) / values.length : null
 
 function fmt (value, digits) {
@@ -312,14 +292,6 @@ function fmtPct (ratio) {
 
 function fmtDelta (ms) {
   return ms === null || !Number.isFinite(ms) ? '–' : `${ms >= 0 ? '+' : ''}${ms.toFixed(2)}`
-}
-
-function printTable (header, rows, align) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-  const line = (cells) => cells.map((c, i) => (align[i] === 'l' ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()
-  console.log(line(header))
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
-  for (const row of rows) console.log(line(row))
 }
 
 /** A variant's numbers averaged over its successful rounds. */
@@ -353,7 +325,7 @@ export async function run () {
   const unknown = (only ?? []).filter((name) => !VARIANTS.includes(name))
   if (unknown.length) throw new Error(`unknown variant(s) ${unknown.join(', ')} (known: ${VARIANTS.join(', ')})`)
 
-  const fastifyCronCron = versionOf('cron', 'node_modules/fastify-cron/') ?? versionOf('cron')
+  const fastifyCronCron = versionOf('cron', null, 'node_modules/fastify-cron/') ?? versionOf('cron')
   console.log(`http: hello-world Fastify app under autocannon load, alone and with ${N.toLocaleString('en-US')} ` +
     `every-second cron jobs${QUICK ? '   [QUICK mode: rough numbers]' : ''}`)
   console.log(`node ${process.version}, ${os.cpus()[0]?.model ?? 'unknown CPU'} × ${os.availableParallelism()}; ` +

@@ -39,8 +39,8 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { QUICK, percentile, printTable, report, sleep, versionOf } from './common.js'
 
-const QUICK = process.argv.includes('--quick') || /^(1|true|yes|on)$/i.test(process.env.BENCH_QUICK ?? '')
 const SETTINGS = QUICK
   ? { sizes: [1_000, 10_000], windowS: { 1000: 3, 10000: 3 }, warmupBursts: 0, capMs: 40_000, variantsAt: null }
   : { sizes: [1_000, 10_000, 100_000], windowS: { 1000: 5, 10000: 10, 100000: 3 }, warmupBursts: 1, capMs: 60_000, variantsAt: 10_000 }
@@ -183,23 +183,12 @@ const SETUPS = {
   }
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
 const sleepUntil = (epochMs) => sleep(epochMs - Date.now())
 
 function heapUsed () {
   globalThis.gc()
   globalThis.gc()
   return process.memoryUsage().heapUsed
-}
-
-function percentile (sorted, p) {
-  if (sorted.length === 0) return null
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]
-}
-
-function report (message) {
-  if (process.send) process.send(message)
-  else console.log(JSON.stringify(message))
 }
 
 async function child (name, n, windowS, warmupBursts) {
@@ -354,22 +343,6 @@ function fmtPct (pct) {
 function fmtRatio (ratio) {
   if (!Number.isFinite(ratio) || ratio <= 0) return '–'
   return `${ratio >= 10 ? ratio.toFixed(0) : ratio >= 0.1 ? ratio.toFixed(1) : ratio.toPrecision(1)}×`
-}
-
-function printTable (header, rows, align) {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-  const line = (cells) => cells.map((c, i) => (align[i] === 'l' ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()
-  console.log(line(header))
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
-  for (const row of rows) console.log(line(row))
-}
-
-function versionOf (pkg) {
-  try {
-    return JSON.parse(readFileSync(new URL(`node_modules/${pkg}/package.json`, ROOT), 'utf8')).version
-  } catch {
-    return '?'
-  }
 }
 
 /** A cell for a value the child may not have reported (timeout, crash). */
