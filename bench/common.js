@@ -5,6 +5,9 @@ import { readFileSync } from 'node:fs'
 /** `--quick` or BENCH_QUICK=1: fewer iterations, rough numbers. */
 export const QUICK = process.argv.includes('--quick') || /^(1|true|yes|on)$/i.test(process.env.BENCH_QUICK ?? '')
 
+/** Linux's USER_HZ: the unit of the CPU times in /proc/stat and /proc/<pid>/stat. */
+export const CLOCK_TICKS = 100
+
 export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)))
 
 /** The p-quantile (0..1) of an ascending array, nearest-rank; null when empty. */

@@ -42,7 +42,7 @@ import { readFileSync, realpathSync } from 'node:fs'
 import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { QUICK, percentile, printTable, report, sleep, versionOf } from './common.js'
+import { CLOCK_TICKS, QUICK, percentile, printTable, report, sleep, versionOf } from './common.js'
 
 const SETTINGS = QUICK
   ? { rounds: 1, warmupS: 1, durationS: 3 }
@@ -58,8 +58,6 @@ const LISTEN_CAP_MS = 60_000
 const REPORT_SLACK_MS = 15_000
 /** How long a child may take to close its app and exit after reporting. */
 const EXIT_CAP_MS = 10_000
-/** Linux's USER_HZ: the unit of the CPU times in /proc/stat. */
-const CLOCK_TICKS = 100
 /** Other processes' CPU (% of one core) above which a measurement is flagged as disturbed. */
 const BUSY_OTHERS_PERCENT = 10
 

@@ -39,7 +39,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs'
 import os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { QUICK, percentile, printTable, report, sleep, versionOf } from './common.js'
+import { CLOCK_TICKS, QUICK, percentile, printTable, report, sleep, versionOf } from './common.js'
 
 const SETTINGS = QUICK
   ? { sizes: [1_000, 10_000], windowS: { 1000: 3, 10000: 3 }, warmupBursts: 0, capMs: 40_000, variantsAt: null }
@@ -48,8 +48,6 @@ const SETTINGS = QUICK
 const EXIT_GRACE_MS = 5_000
 /** Beyond its firing window, how long a registered child may take to report its next stage. */
 const STAGE_SLACK_MS = 15_000
-/** Linux's USER_HZ: the unit of the CPU times in /proc/<pid>/stat. */
-const CLOCK_TICKS = 100
 
 // The targets (10,000 every-second cron jobs; 100,000 registered); printed, never asserted.
 const TARGET_CPU_VS_BEST_PEER = 0.5

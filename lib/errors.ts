@@ -40,6 +40,10 @@ export function invalidTrigger (message: string, cause?: unknown): SchedulerErro
   return new SchedulerError(ErrorCodes.INVALID_TRIGGER, message, 500, cause === undefined ? undefined : { cause })
 }
 
+export function invalidOption (name: string, value: unknown, rule: string): SchedulerError {
+  return new SchedulerError(ErrorCodes.INVALID_OPTION, `Invalid option ${name} ${describe(value)}: ${rule}`)
+}
+
 export function invalidTimezone (zone: unknown): SchedulerError {
   return new SchedulerError(ErrorCodes.INVALID_TIMEZONE, `Unknown time zone ${describe(zone)}: expected an IANA zone name such as "Europe/Berlin" or "UTC"`)
 }

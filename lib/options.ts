@@ -8,7 +8,7 @@
  */
 import type { FastifyInstance, onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { Clock } from './clock.js'
-import { ErrorCodes, SchedulerError, describe } from './errors.js'
+import { ErrorCodes, SchedulerError, describe, invalidOption } from './errors.js'
 import type { JobDefinition, JobOptions } from './job.js'
 import type { SchedulerCoreOptions } from './scheduler.js'
 import { resolveZone } from './triggers/zone.js'
@@ -88,10 +88,6 @@ const OPTION_NAMES = new Set(['timezone', 'jobs', 'autoStart', 'shutdownTimeout'
 /** Fastify's own `register` options: they arrive in the plugin's options too. */
 const REGISTER_OPTION_NAMES = new Set(['prefix', 'logLevel', 'logSerializers'])
 const ROUTES_OPTION_NAMES = new Set(['prefix', 'onRequest', 'preHandler', 'actions', 'allowUnauthenticatedActions'])
-
-export function invalidOption (name: string, value: unknown, rule: string): SchedulerError {
-  return new SchedulerError(ErrorCodes.INVALID_OPTION, `Invalid option ${name} ${describe(value)}: ${rule}`)
-}
 
 /** Validates the plugin's options and fills in the defaults. Throws FST_SCHEDULER_INVALID_OPTION. */
 export function resolveOptions (options: unknown): ResolvedOptions {

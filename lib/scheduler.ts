@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { MAX_WAIT, setDeadline, systemClock, type Clock } from './clock.js'
 import { SafeEmitter } from './emitter.js'
 import { classOf, jobsOf } from './decorators.js'
-import { ErrorCodes, SchedulerError, describe } from './errors.js'
+import { ErrorCodes, SchedulerError, describe, invalidOption } from './errors.js'
 import { countFires, fireSeries, lastFireAtOrBefore, nextFire, type FireSeries } from './fires.js'
 import {
   DEFAULT_JOB_OPTIONS,
@@ -691,10 +691,6 @@ function lastRunOf (last: LastRunState | null, instanceId: string): LastRun | nu
 // ---------------------------------------------------------------- validation
 
 type Reject = (field: string, value: unknown, rule: string) => SchedulerError
-
-function invalidOption (name: string, value: unknown, rule: string): SchedulerError {
-  return new SchedulerError(ErrorCodes.INVALID_OPTION, `Invalid option ${name} ${describe(value)}: ${rule}`)
-}
 
 function invalidJob (id: unknown, field: string, value: unknown, rule: string): SchedulerError {
   return new SchedulerError(ErrorCodes.INVALID_JOB, `Job ${describe(id)}: invalid ${field} ${describe(value)}: ${rule}`, 400)
