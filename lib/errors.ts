@@ -31,7 +31,9 @@ export const ErrorCodes = {
   /** An id no job has. */
   JOB_NOT_FOUND: 'FST_SCHEDULER_JOB_NOT_FOUND',
   /** An operation the scheduler's state doesn't allow (adding jobs after shutdown, ...). */
-  INVALID_STATE: 'FST_SCHEDULER_INVALID_STATE'
+  INVALID_STATE: 'FST_SCHEDULER_INVALID_STATE',
+  /** A shared store that can't be reached (at startup: app.ready() fails with it), or that answered with an error. */
+  STORE_UNAVAILABLE: 'FST_SCHEDULER_STORE_UNAVAILABLE'
 } as const
 
 export type ErrorCode = typeof ErrorCodes[keyof typeof ErrorCodes]
@@ -59,4 +61,10 @@ export function describe (value: unknown): string {
   } catch {
     return Object.prototype.toString.call(value)
   }
+}
+
+/** A shared store that couldn't be reached or answered with an error; the message names the store and where it is. */
+export function storeUnavailable (kind: string, address: string, action: string, cause: unknown): SchedulerError {
+  const reason = cause instanceof Error ? cause.message : String(cause)
+  return new SchedulerError(ErrorCodes.STORE_UNAVAILABLE, `The ${kind} store at ${address} is unavailable (${action}): ${reason}`, 503, { cause })
 }
