@@ -9,7 +9,7 @@
  * state of their own, so two views of one scheduler always agree.
  */
 import type { JobDefinition, JobStatus, RunResult, SchedulerEventName, SchedulerListener, SchedulerState } from './job.js'
-import type { RunHandle, Scheduler } from './scheduler.js'
+import type { InstanceStatus, RunHandle, Scheduler } from './scheduler.js'
 import type { Trigger, TriggerSpec } from './triggers/trigger.js'
 
 export class BoundScheduler<TOwner = unknown> {
@@ -73,8 +73,18 @@ export class BoundScheduler<TOwner = unknown> {
     return this.#scheduler.getJobs()
   }
 
-  start (): void {
-    this.#scheduler.start()
+  /** With a shared store: connects and reconciles first (see Scheduler.start). */
+  start (): Promise<void> {
+    return this.#scheduler.start()
+  }
+
+  /** With a shared store: re-reads the fleet's state now (see Scheduler.refresh). */
+  async refresh (): Promise<void> {
+    await this.#scheduler.refresh()
+  }
+
+  getInstances (): InstanceStatus[] {
+    return this.#scheduler.getInstances()
   }
 
   pause (): void {

@@ -41,6 +41,7 @@ export interface DeclaredJobOptions<TData = unknown> {
   coalesce?: boolean
   misfireGraceTime?: number | null
   timeout?: number | null
+  onLost?: 'mark' | 'rerun'
   paused?: boolean
   replaceExisting?: boolean
 }
@@ -81,7 +82,7 @@ interface Declaration {
   options: DeclaredJobOptions
 }
 
-const JOB_KEYS = ['id', 'name', 'data', 'maxInstances', 'coalesce', 'misfireGraceTime', 'timeout', 'paused', 'replaceExisting']
+const JOB_KEYS = ['id', 'name', 'data', 'maxInstances', 'coalesce', 'misfireGraceTime', 'timeout', 'onLost', 'paused', 'replaceExisting']
 
 /** `@Cron(expression, options?)`: a job firing on a cron expression. */
 export function Cron<TData = unknown> (expression: string, options?: CronOptions<TData>): JobDecorator<TData> {

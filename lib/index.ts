@@ -25,7 +25,10 @@ export type { DateInput } from './instant.js'
 export { SchedulerError, ErrorCodes } from './errors.js'
 export type { ErrorCode } from './errors.js'
 export { Scheduler } from './scheduler.js'
-export type { SchedulerCoreOptions, RunHandle } from './scheduler.js'
+export type { SchedulerCoreOptions, RunHandle, InstanceStatus } from './scheduler.js'
+export { memoryStore, MemoryStore } from './stores/memory.js'
+export type { MemoryStoreOptions } from './stores/memory.js'
+export type { Store, StoredJob, StoredRun, SharedDefinition, DeclaredJob, Claim, ClaimKind, ClaimOutcome, RunEnd, LostRun, InstanceInfo, HeartbeatResult, JobChangeRequest } from './stores/store.js'
 export type { Clock } from './clock.js'
 export type {
   JobContext,

@@ -29,13 +29,20 @@ export interface JobOptions {
   misfireGraceTime: number | null
   /** The run's signal aborts at this age (ms) and the run ends as `timeout`; null: no timeout. */
   timeout: number | null
+  /**
+   * With a shared store: what happens to a run whose instance died mid-run (its
+   * lease expired). 'mark' records it as `lost`; 'rerun' also runs the fire once
+   * more on an instance that knows the job. No effect without a store.
+   */
+  onLost: 'mark' | 'rerun'
 }
 
 export const DEFAULT_JOB_OPTIONS: Readonly<JobOptions> = Object.freeze({
   maxInstances: 1,
   coalesce: true,
   misfireGraceTime: null,
-  timeout: null
+  timeout: null,
+  onLost: 'mark'
 })
 
 /** What the handler gets. `TOwner` is the value the scheduler was given as `context` (the Fastify instance in the plugin). */
@@ -116,9 +123,11 @@ export interface LastRun {
   runId: string
   scheduledAt: string
   startedAt: string
-  finishedAt: string
-  durationMs: number
-  status: RunStatus
+  /** null for a `lost` run (its instance died before reporting an end). */
+  finishedAt: string | null
+  durationMs: number | null
+  /** `lost` only with a shared store: the run's instance stopped renewing its lease. */
+  status: RunStatus | 'lost'
   error: RunError | null
   instanceId: string
 }

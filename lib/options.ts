@@ -11,6 +11,7 @@ import type { Clock } from './clock.js'
 import { ErrorCodes, SchedulerError, describe, invalidOption } from './errors.js'
 import type { JobDefinition, JobOptions } from './job.js'
 import type { SchedulerCoreOptions } from './scheduler.js'
+import type { Store } from './stores/store.js'
 import { resolveZone } from './triggers/zone.js'
 
 /**
@@ -59,10 +60,18 @@ export interface SchedulerOptions {
   /** The status routes; default `{ prefix: '/jobs' }`; false adds none. */
   routes?: false | RoutesOptions
   /**
-   * Where job state lives. Only the in-memory store exists in this version:
-   * leave it unset. Shared stores (PostgreSQL, Redis) come later.
+   * A shared store (`postgresStore` from 'fastify-scheduler/postgres',
+   * `redisStore` from 'fastify-scheduler/redis'): every server on it acts as
+   * one scheduler, each fire running on one of them. Default: none, the jobs
+   * of this process only.
    */
-  store?: undefined
+  store?: Store
+  /** With a store: ms a run's lease lasts without renewal (renewed every third of it); default 30000. */
+  leaseTime?: number
+  /** With a store: ms between re-reads of the stored jobs (the fallback for missed notifications); default 5000. */
+  pollInterval?: number
+  /** With a store: this instance's id in `lastRun.instanceId` and the `instances` list; default a random UUID. */
+  instanceId?: string
   /** Time source, for tests; default: the system clock. */
   clock?: Clock
 }
@@ -76,7 +85,7 @@ export interface ResolvedRoutes {
 
 export interface ResolvedOptions {
   /** Handed to the Scheduler core, which validates them. */
-  core: Pick<SchedulerCoreOptions, 'timezone' | 'clock' | 'defaults' | 'shutdownTimeout'>
+  core: Pick<SchedulerCoreOptions, 'timezone' | 'clock' | 'defaults' | 'shutdownTimeout' | 'store' | 'leaseTime' | 'pollInterval' | 'instanceId'>
   jobs: Array<JobDefinition<unknown, FastifyInstance> | JobSource>
   autoStart: boolean
   routes: ResolvedRoutes | false
@@ -84,7 +93,7 @@ export interface ResolvedOptions {
 
 export const DEFAULT_PREFIX = '/jobs'
 
-const OPTION_NAMES = new Set(['timezone', 'jobs', 'autoStart', 'shutdownTimeout', 'defaults', 'routes', 'store', 'clock'])
+const OPTION_NAMES = new Set(['timezone', 'jobs', 'autoStart', 'shutdownTimeout', 'defaults', 'routes', 'store', 'leaseTime', 'pollInterval', 'instanceId', 'clock'])
 /** Fastify's own `register` options: they arrive in the plugin's options too. */
 const REGISTER_OPTION_NAMES = new Set(['prefix', 'logLevel', 'logSerializers'])
 const ROUTES_OPTION_NAMES = new Set(['prefix', 'onRequest', 'preHandler', 'actions', 'allowUnauthenticatedActions'])
@@ -97,7 +106,7 @@ export function resolveOptions (options: unknown): ResolvedOptions {
       throw invalidOption(key, options[key], `unknown option; known: ${[...OPTION_NAMES].join(', ')}`)
     }
   }
-  const { timezone, jobs, autoStart, shutdownTimeout, defaults, routes, store, clock } = options
+  const { timezone, jobs, autoStart, shutdownTimeout, defaults, routes, store, leaseTime, pollInterval, instanceId, clock } = options
   if (timezone !== undefined) {
     try {
       resolveZone(timezone)
@@ -106,11 +115,18 @@ export function resolveOptions (options: unknown): ResolvedOptions {
     }
   }
   if (autoStart !== undefined && typeof autoStart !== 'boolean') throw invalidOption('autoStart', autoStart, 'must be a boolean')
-  if (store !== undefined) {
-    throw invalidOption('store', store, 'only the in-memory store exists in this version (shared stores come later); leave store unset')
-  }
   return {
-    core: { timezone: timezone as string | undefined, clock: clock as Clock | undefined, defaults: defaults as Partial<JobOptions> | undefined, shutdownTimeout: shutdownTimeout as number | undefined },
+    // The core validates these (the same rules and messages with or without the plugin).
+    core: {
+      timezone: timezone as string | undefined,
+      clock: clock as Clock | undefined,
+      defaults: defaults as Partial<JobOptions> | undefined,
+      shutdownTimeout: shutdownTimeout as number | undefined,
+      store: store as Store | undefined,
+      leaseTime: leaseTime as number | undefined,
+      pollInterval: pollInterval as number | undefined,
+      instanceId: instanceId as string | undefined
+    },
     jobs: resolveJobs(jobs),
     autoStart: autoStart ?? true,
     routes: resolveRoutes(routes)

@@ -66,7 +66,8 @@ async function scheduler (fastify: FastifyInstance, options: SchedulerOptions): 
   // whole plugin tree has loaded.
   if (resolved.autoStart) {
     fastify.addHook('onReady', async () => {
-      core.start()
+      // With a shared store this connects and reconciles: an unreachable store fails ready().
+      await core.start()
     })
   }
 

@@ -28,9 +28,10 @@ const lastRun = {
     runId: { type: 'string' },
     scheduledAt: { type: 'string', format: 'date-time' },
     startedAt: { type: 'string', format: 'date-time' },
-    finishedAt: { type: 'string', format: 'date-time' },
-    durationMs: { type: 'number' },
-    status: { type: 'string', enum: ['success', 'error', 'timeout', 'aborted'] },
+    // null for a run lost with its instance (shared stores).
+    finishedAt: { type: ['string', 'null'], format: 'date-time' },
+    durationMs: { type: ['number', 'null'] },
+    status: { type: 'string', enum: ['success', 'error', 'timeout', 'aborted', 'lost'] },
     error: runError,
     instanceId: { type: 'string' }
   },
@@ -38,6 +39,16 @@ const lastRun = {
 } as const
 
 const count = { type: 'integer', minimum: 0 } as const
+
+const instanceSchema = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    heartbeatAt: { type: 'string', format: 'date-time' },
+    startedAt: { type: 'string', format: 'date-time' }
+  },
+  required: ['id', 'heartbeatAt', 'startedAt']
+} as const
 
 export const jobStatusSchema = {
   type: 'object',
@@ -102,17 +113,24 @@ export async function schedulerRoutes (fastify: FastifyInstance, options: Routes
           type: 'object',
           properties: {
             state: { type: 'string', enum: ['stopped', 'running', 'paused'] },
-            jobs: { type: 'array', items: jobStatusSchema }
+            jobs: { type: 'array', items: jobStatusSchema },
+            // The fleet on a shared store; this instance alone without one.
+            instances: { type: 'array', items: instanceSchema }
           },
-          required: ['state', 'jobs']
+          required: ['state', 'jobs', 'instances']
         }
       }
     }
-  }, async () => ({ state: scheduler.state, jobs: scheduler.getJobs() }))
+  }, async () => {
+    // With a shared store: the fleet's state now (the last known if the store is unreachable).
+    await scheduler.refresh()
+    return { state: scheduler.state, jobs: scheduler.getJobs(), instances: scheduler.getInstances() }
+  })
 
   fastify.get<IdParams>('/:id', {
     schema: { params, response: { 200: jobStatusSchema, 404: errorSchema } }
   }, async (request) => {
+    await scheduler.refresh()
     const job = scheduler.getJob(request.params.id)
     // Thrown, not sent: Fastify's error handler (or the user's) answers in its own format.
     if (job === undefined) throw new SchedulerError(ErrorCodes.JOB_NOT_FOUND, `No job with id ${describe(request.params.id)}`, 404)
@@ -127,14 +145,16 @@ export async function schedulerRoutes (fastify: FastifyInstance, options: Routes
       response: {
         202: { type: 'object', properties: { runId: { type: 'string' } }, required: ['runId'] },
         404: errorSchema,
-        409: errorSchema
+        409: errorSchema,
+        503: errorSchema
       }
     }
   }, async (request, reply) => {
     const { id } = request.params
     // Answered once the run has started, not when it ends: a run may take hours.
-    // The result promise never rejects; the outcome lands in the job's lastRun.
-    const { runId } = scheduler.startRun(id)
+    // The outcome lands in the job's lastRun. With a shared store, `started`
+    // waits for the claim (and rejects with a 503 when the store is unreachable).
+    const runId = await scheduler.startRun(id).started
     if (runId === null) {
       const { running } = scheduler.getJob(id) as JobStatus
       throw new SchedulerError(ErrorCodes.INVALID_STATE, `Job ${describe(id)} is at its maxInstances: ${running} run(s) going`, 409)

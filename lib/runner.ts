@@ -103,6 +103,8 @@ export class Run<J extends RunJob = RunJob> {
   listPrev: Run<J> | null = null
   listNext: Run<J> | null = null
   listed = false
+  /** With a shared store: the fence token of the claim this run holds; 0 for none. */
+  fence = 0
 
   constructor (job: J, scheduledAt: number, host: RunHost<J>) {
     this.job = job
@@ -225,9 +227,9 @@ export class Run<J extends RunJob = RunJob> {
     }
   }
 
-  /** Aborts the signal and ends the run as `aborted` (shutdown). No-op once ended. */
-  abort (): void {
-    this.#stop('aborted', `Job "${this.job.id}" was aborted at shutdown`, 'AbortError')
+  /** Aborts the signal and ends the run as `aborted` (shutdown, or a run the fleet took over). No-op once ended. */
+  abort (why = 'at shutdown'): void {
+    this.#stop('aborted', `Job "${this.job.id}" was aborted ${why}`, 'AbortError')
   }
 
   #stop (status: 'timeout' | 'aborted', message: string, name: 'TimeoutError' | 'AbortError'): void {

@@ -4,11 +4,12 @@
  * nothing of Fastify; the plugin is a thin adapter that hands in its logger and
  * itself as `context`.
  */
-import { randomUUID } from 'node:crypto'
+import { createHash, randomUUID } from 'node:crypto'
 import { MAX_WAIT, setDeadline, systemClock, type Clock } from './clock.js'
+import { Cluster, DEFAULT_LEASE_TIME, DEFAULT_POLL_INTERVAL } from './cluster.js'
 import { SafeEmitter } from './emitter.js'
 import { classOf, jobsOf } from './decorators.js'
-import { ErrorCodes, SchedulerError, describe, invalidOption } from './errors.js'
+import { ErrorCodes, SchedulerError, describe, invalidOption, storeUnavailable } from './errors.js'
 import { countFires, fireSeries, lastFireAtOrBefore, nextFire, type FireSeries } from './fires.js'
 import {
   DEFAULT_JOB_OPTIONS,
@@ -29,6 +30,7 @@ import {
 } from './job.js'
 import { FireQueue, type QueueEntry } from './queue.js'
 import { Run, RunList, noopLogger, runIdOf, type RunHost } from './runner.js'
+import { isStore, type Claim, type ClaimOutcome, type DeclaredJob, type JobChangeRequest, type LostRun, type SharedDefinition, type Store, type StoredJob, type StoredRun } from './stores/store.js'
 import { createTrigger, type Trigger, type TriggerSpec } from './triggers/trigger.js'
 import { resolveZone } from './triggers/zone.js'
 
@@ -45,8 +47,22 @@ export interface SchedulerCoreOptions<TOwner = unknown> {
   shutdownTimeout?: number
   /** Handed to handlers as `ctx.fastify` and `this`. */
   context?: TOwner
-  /** Recorded in `lastRun.instanceId`; default: a random UUID per scheduler. */
+  /** Recorded in `lastRun.instanceId`; default: a random UUID per scheduler (unique per process, never a bare hostname). */
   instanceId?: string
+  /** A shared store: several schedulers on one store act as one (each fire runs once in the fleet). Default: none (this process only). */
+  store?: Store
+  /** With a store: ms a run's lease lasts without renewal (heartbeats renew it every third of that); default 30000. */
+  leaseTime?: number
+  /** With a store: ms between re-reads of the stored jobs, the fallback for lost notifications; default 5000. */
+  pollInterval?: number
+}
+
+/** An instance of the fleet, as `getInstances` and `GET /jobs` show it. */
+export interface InstanceStatus {
+  id: string
+  /** When it last reached the store (ISO); for a scheduler without a store, now. */
+  heartbeatAt: string
+  startedAt: string
 }
 
 /** Without `coalesce`, at most this many due fires of one job run per wake; the rest count as missed. */
@@ -56,10 +72,25 @@ export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000
 
 /** A started run, for callers that need its id before it ends (the `POST /run` route). */
 export interface RunHandle {
-  /** null when the run was skipped (maxInstances). */
+  /**
+   * null when the run was skipped (maxInstances). With a shared store the claim
+   * is not known yet: the id the run will have; `started` tells.
+   */
   runId: string | null
+  /** Resolves with the run's id once it has started, or null when it was skipped. */
+  started: Promise<string | null>
   /** Resolves like `runJob`. */
   result: Promise<RunResult>
+}
+
+/** A claim of this wake waiting for the store's answer, with what to do when won. */
+interface PendingClaim {
+  job: JobRecord
+  claim: Claim
+  /** The run to start when won; null for a 'missed' claim. */
+  run: Run<JobRecord> | null
+  /** First missed fire, for the job:missed event. */
+  firstMissed: number
 }
 
 /** A registered job: its definition, its trigger and its live state. */
@@ -88,6 +119,12 @@ interface JobRecord {
   stats: JobStats
   /** `this` and `ctx.fastify` for its runs: the scheduler's context, or the one `withOwner` gave. */
   owner: unknown
+  /** With a store: the definition as the fleet shares it, its hash, and the job as last read from the store. */
+  shared: SharedDefinition | null
+  hash: string
+  stored: StoredJob | null
+  /** Logged once: the store runs another definition of this job than this instance's code. */
+  warnedDefinition: boolean
 }
 
 /** `JobStatus.lastRun` before formatting: times in epoch ms. */
@@ -102,8 +139,8 @@ interface LastRunState {
   error: RunError | null
 }
 
-const JOB_FIELDS = new Set(['id', 'name', 'trigger', 'handler', 'data', 'maxInstances', 'coalesce', 'misfireGraceTime', 'timeout', 'paused', 'replaceExisting'])
-const OPTION_FIELDS = ['maxInstances', 'coalesce', 'misfireGraceTime', 'timeout'] as const
+const JOB_FIELDS = new Set(['id', 'name', 'trigger', 'handler', 'data', 'maxInstances', 'coalesce', 'misfireGraceTime', 'timeout', 'onLost', 'paused', 'replaceExisting'])
+const OPTION_FIELDS = ['maxInstances', 'coalesce', 'misfireGraceTime', 'timeout', 'onLost'] as const
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'child'] as const
 
 export class Scheduler<TOwner = unknown> {
@@ -127,10 +164,19 @@ export class Scheduler<TOwner = unknown> {
   #timer: unknown = undefined
   /** The due time the timer was armed for. */
   #armedFor = Number.NaN
+  /** With a store: the connection to the fleet; null for a scheduler of its own. */
+  readonly #cluster: Cluster | null = null
+  /** With a store: this wake's claims, sent in one round trip at its end. */
+  #claims: PendingClaim[] = []
+  /** Claims sent and not answered yet (shutdown waits for them). */
+  readonly #claiming = new Set<Promise<void>>()
+  #startedAt = Number.NaN
+  #booting: Promise<void> | null = null
+  #instances: InstanceStatus[] = []
 
   constructor (options: SchedulerCoreOptions<TOwner> = {}) {
     if (options === null || typeof options !== 'object') throw invalidOption('options', options, 'expected an object')
-    const { timezone, clock, logger, defaults, shutdownTimeout, instanceId } = options
+    const { timezone, clock, logger, defaults, shutdownTimeout, instanceId, store, leaseTime, pollInterval } = options
     if (timezone !== undefined) resolveZone(timezone)
     if (clock !== undefined && !hasFunctions(clock, ['now', 'setTimeout', 'clearTimeout'])) {
       throw invalidOption('clock', clock, 'expected { now(), setTimeout(fn, ms), clearTimeout(handle) }')
@@ -152,13 +198,34 @@ export class Scheduler<TOwner = unknown> {
     if (instanceId !== undefined && (typeof instanceId !== 'string' || instanceId === '')) {
       throw invalidOption('instanceId', instanceId, 'must be a non-empty string')
     }
+    if (store !== undefined && !isStore(store)) {
+      throw invalidOption('store', store, 'expected a Store, such as postgresStore(...) from fastify-scheduler/postgres or redisStore(...) from fastify-scheduler/redis')
+    }
+    for (const [name, value] of [['leaseTime', leaseTime], ['pollInterval', pollInterval]] as const) {
+      if (value !== undefined && !(typeof value === 'number' && Number.isSafeInteger(value) && value >= 3)) {
+        throw invalidOption(name, value, 'must be a whole number of milliseconds >= 3')
+      }
+    }
     this.#timezone = timezone
-    this.#clock = clock ?? systemClock
     this.#logger = logger ?? noopLogger
+    this.instanceId = instanceId ?? randomUUID()
+    if (store !== undefined) {
+      this.#cluster = new Cluster(store, this.instanceId, clock ?? systemClock, this.#logger, {
+        leaseTime: leaseTime ?? DEFAULT_LEASE_TIME,
+        pollInterval: pollInterval ?? DEFAULT_POLL_INTERVAL
+      }, {
+        liveFences: () => this.#liveFences(),
+        lost: (fences) => { this.#lostRuns(fences) },
+        swept: (runs) => { this.#swept(runs) },
+        apply: (jobs, resync) => { this.#applyStored(jobs, resync) },
+        jobIds: () => [...this.#jobs.keys()]
+      })
+    }
+    // With a store, every time is read through the clock corrected to the store's.
+    this.#clock = this.#cluster?.clock ?? clock ?? systemClock
     this.#defaults = { ...DEFAULT_JOB_OPTIONS, ...jobOptions(defaults ?? {}, (field, value, rule) => invalidOption(`defaults.${field}`, value, rule)) }
     this.#shutdownTimeout = shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT
     this.#owner = options.context as TOwner
-    this.instanceId = instanceId ?? randomUUID()
     this.#events = new SafeEmitter((err, event) => {
       this.#logger.error({ err, event }, `fastify-scheduler: a "${String(event)}" listener threw; ignored`)
     })
@@ -183,16 +250,18 @@ export class Scheduler<TOwner = unknown> {
     const trigger = this.#buildTrigger(def.id, def.trigger, now)
     const options = { ...this.#defaults, ...jobOptions(def, (field, value, rule) => invalidJob(def.id, field, value, rule)) }
     const handler = def.handler as JobHandler
+    const name = def.name ?? def.id
+    const { shared, hash } = this.#share(def.id, name, def.trigger, options)
     if (existing !== undefined) {
       // Replaced in place: live runs (for maxInstances), lastRun and stats stay with the id.
       this.#unschedule(existing)
-      Object.assign(existing, { name: def.name ?? def.id, handler, data: def.data, options, spec: def.trigger, series: fireSeries(trigger), paused: def.paused === true, owner: this.#owner })
+      Object.assign(existing, { name, handler, data: def.data, options, spec: def.trigger, series: fireSeries(trigger), paused: def.paused === true, owner: this.#owner, shared, hash, warnedDefinition: false })
       this.#scheduleIfDue(existing, now, trigger)
       return this.#changed(existing, 'replaced')
     }
     const job: JobRecord = {
       id: def.id,
-      name: def.name ?? def.id,
+      name,
       handler,
       data: def.data,
       options,
@@ -205,7 +274,11 @@ export class Scheduler<TOwner = unknown> {
       removed: false,
       lastRun: null,
       stats: { runs: 0, successes: 0, failures: 0, missed: 0, skipped: 0 },
-      owner: this.#owner
+      owner: this.#owner,
+      shared,
+      hash,
+      stored: null,
+      warnedDefinition: false
     }
     this.#jobs.set(job.id, job)
     this.#scheduleIfDue(job, now, trigger)
@@ -279,6 +352,7 @@ export class Scheduler<TOwner = unknown> {
     job.paused = true
     this.#unschedule(job)
     this.#arm()
+    this.#tellStore(job, { paused: true })
     return this.#changed(job, 'paused')
   }
 
@@ -287,7 +361,9 @@ export class Scheduler<TOwner = unknown> {
     const job = this.#get(id)
     if (!job.paused) return this.#status(job)
     job.paused = false
-    this.#scheduleIfDue(job, this.#clock.now(), null)
+    // With a store, the fire is queued when the store has re-anchored the job.
+    if (this.#cluster === null) this.#scheduleIfDue(job, this.#clock.now(), null)
+    else this.#tellStore(job, { paused: false })
     return this.#changed(job, 'resumed')
   }
 
@@ -297,10 +373,17 @@ export class Scheduler<TOwner = unknown> {
     if (trigger === undefined) throw invalidJob(id, 'trigger', trigger, 'is required')
     const now = this.#clock.now()
     const built = this.#buildTrigger(id, trigger, now)
+    const { shared, hash } = this.#share(id, job.name, trigger, job.options)
     this.#unschedule(job)
     job.spec = trigger
     job.series = fireSeries(built)
-    this.#scheduleIfDue(job, now, built)
+    if (this.#cluster === null) {
+      this.#scheduleIfDue(job, now, built)
+    } else {
+      job.shared = shared
+      job.hash = hash
+      this.#tellStore(job, { definition: shared as SharedDefinition, hash })
+    }
     return this.#changed(job, 'rescheduled')
   }
 
@@ -316,15 +399,49 @@ export class Scheduler<TOwner = unknown> {
   startRun (id: string): RunHandle {
     const job = this.#get(id)
     this.#assertOpen('run a job')
+    if (this.#cluster !== null) return this.#startSharedRun(job)
     const run = this.#fire(job, this.#clock.now())
-    if (run === null) return { runId: null, result: Promise.resolve({ runId: null, status: 'skipped' }) }
-    // `done` works after the end too: a sync handler has ended by now.
-    return {
-      runId: run.runId,
-      result: run.done.then((record): RunResult => record.status === 'success'
-        ? { runId: record.runId, status: record.status, result: record.result }
-        : { runId: record.runId, status: record.status, error: record.error as RunError })
+    if (run === null) return { runId: null, started: Promise.resolve(null), result: Promise.resolve(skipped()) }
+    return { runId: run.runId, started: Promise.resolve(run.runId), result: resultOf(run) }
+  }
+
+  /** A manual run with a store: claimed first, so maxInstances counts the fleet's runs. */
+  #startSharedRun (job: JobRecord): RunHandle {
+    const run = new Run(job, this.#clock.now(), this.#host)
+    const claim: Claim = { jobId: job.id, kind: 'manual', scheduledAt: run.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId }
+    const started = this.#sendClaims([{ job, claim, run, firstMissed: Number.NaN }]).then((reached) => {
+      if (!reached) throw storeUnavailable((this.#cluster as Cluster).store.kind, (this.#cluster as Cluster).store.address, 'run a job', 'not reachable')
+      return run.fence === 0 ? null : run.runId
+    })
+    const result = started.then(async (runId) => runId === null ? skipped() : await resultOf(run))
+    // Callers may await only one of the two: neither may report an unhandled rejection.
+    started.catch(noop)
+    result.catch(noop)
+    return { runId: run.runId, started, result }
+  }
+
+  /**
+   * With a store: re-reads the fleet's state of every job (paused, stats,
+   * lastRun, live runs) and the instances, so getJob/getJobs show it now. The
+   * routes call it; between calls those show the state of the last read
+   * (polls and notifications keep it fresh). A store that can't be reached
+   * leaves the last state. Without a store: nothing to do.
+   */
+  async refresh (): Promise<void> {
+    const cluster = this.#cluster
+    if (cluster === null) return
+    const [jobs, instances] = await Promise.all([cluster.readJobs([...this.#jobs.keys()]), cluster.instances()])
+    if (jobs !== null) this.#applyStored(jobs, false)
+    if (instances !== null) {
+      this.#instances = instances.map((i) => ({ id: i.id, heartbeatAt: new Date(i.heartbeatAt).toISOString(), startedAt: new Date(i.startedAt).toISOString() }))
     }
+  }
+
+  /** The instances of the fleet (as of the last `refresh`); without a store, this one. */
+  getInstances (): InstanceStatus[] {
+    if (this.#cluster !== null) return this.#instances.map((i) => ({ ...i }))
+    const now = new Date(this.#clock.now()).toISOString()
+    return [{ id: this.instanceId, heartbeatAt: now, startedAt: Number.isNaN(this.#startedAt) ? now : new Date(this.#startedAt).toISOString() }]
   }
 
   getJob (id: string): JobStatus | undefined {
@@ -338,14 +455,40 @@ export class Scheduler<TOwner = unknown> {
 
   // ----------------------------------------------------------- lifecycle
 
-  /** Starts firing; intervals without `startAt` are anchored now. No-op unless stopped. */
-  start (): void {
+  /**
+   * Starts firing; intervals without `startAt` are anchored now. No-op unless
+   * stopped. Without a store it has started when it returns; with one it
+   * connects and reconciles the jobs first, and the promise rejects with
+   * FST_SCHEDULER_STORE_UNAVAILABLE when the store can't be reached.
+   */
+  start (): Promise<void> {
     this.#assertOpen('start')
+    if (this.#cluster !== null) {
+      this.#booting ??= this.#startShared(this.#cluster).finally(() => { this.#booting = null })
+      return this.#booting
+    }
+    if (this.#state === 'stopped') {
+      this.#state = 'running'
+      const now = this.#clock.now()
+      this.#startedAt = now
+      for (const job of this.#jobs.values()) this.#scheduleIfDue(job, now, null)
+      this.#arm()
+      this.#events.emit('scheduler:start', { state: this.#state })
+    }
+    return Promise.resolve()
+  }
+
+  async #startShared (cluster: Cluster): Promise<void> {
     if (this.#state !== 'stopped') return
+    const jobs = [...this.#jobs.values()]
+    const stored = await cluster.open(jobs.map(declaration))
+    if (this.#closing !== null) return
     this.#state = 'running'
-    const now = this.#clock.now()
-    for (const job of this.#jobs.values()) this.#scheduleIfDue(job, now, null)
-    this.#arm()
+    this.#startedAt = this.#clock.now()
+    this.#applyStored(stored, true)
+    // Jobs added while the store was being reached.
+    const late = [...this.#jobs.values()].filter((job) => job.stored === null)
+    if (late.length > 0) this.#declare(late)
     this.#events.emit('scheduler:start', { state: this.#state })
   }
 
@@ -397,6 +540,12 @@ export class Scheduler<TOwner = unknown> {
     this.#disarm()
     this.#queue.clear()
     for (const job of this.#jobs.values()) job.fire = Number.NaN
+    // Claims already sent: a won one is ended as aborted rather than left to its lease.
+    this.#claims = []
+    if (this.#cluster !== null) {
+      if (this.#booting !== null) await this.#booting.catch(noop)
+      await Promise.all(this.#claiming)
+    }
     const runs = this.#active.toArray()
     if (runs.length > 0) {
       // ref'd: a top-level `await shutdown()` must not exit with the promise unsettled.
@@ -408,6 +557,7 @@ export class Scheduler<TOwner = unknown> {
       cancel()
       for (const run of runs) run.abort()
     }
+    if (this.#cluster !== null) await this.#cluster.close()
     this.#events.emit('scheduler:shutdown', { state: this.#state })
   }
 
@@ -448,6 +598,11 @@ export class Scheduler<TOwner = unknown> {
    */
   #scheduleIfDue (job: JobRecord, now: number, trigger: Trigger | null): void {
     if (this.#state === 'stopped' || job.paused) return
+    if (this.#cluster !== null) {
+      // With a store the fires are queued from the stored anchor and watermark.
+      this.#declare([job])
+      return
+    }
     const spec = job.spec as { interval?: unknown, immediate?: unknown }
     const anchored = !isTriggerObject(job.spec) && spec.interval !== undefined
     if (anchored && trigger === null) job.series = fireSeries(this.#buildTrigger(job.id, job.spec, now))
@@ -497,6 +652,11 @@ export class Scheduler<TOwner = unknown> {
     this.#timer = undefined
     try {
       this.#runDue()
+      if (this.#claims.length > 0) {
+        const claims = this.#claims
+        this.#claims = []
+        this.#background(this.#sendClaims(claims))
+      }
     } finally {
       // Whatever happened above, the loop goes on (DESIGN rule 6).
       this.#arm()
@@ -533,6 +693,11 @@ export class Scheduler<TOwner = unknown> {
     const series = job.series
     const first = job.fire
     const due = (job.entry as QueueEntry<JobRecord>).due
+    if (this.#state === 'paused' && this.#cluster !== null) {
+      // A paused instance leaves the fires to the rest of the fleet.
+      this.#queueFire(job, nextFire(series, now))
+      return
+    }
     if (this.#state === 'paused') {
       const count = countFires(series, first, now + 1)
       const latest = lastFireAtOrBefore(series, first, now)
@@ -543,11 +708,12 @@ export class Scheduler<TOwner = unknown> {
     const grace = job.options.misfireGraceTime
     let missed = 0
     let from: number | null = first
+    let cutoff = Number.NaN
     if (grace !== null && now - due > grace) {
       // Fires more than `grace` late are not run; the first due one counts by
       // its jittered time, the rest by their own.
       // Fire times are whole ms: rounding up keeps "< cutoff" and ">= cutoff" exact complements.
-      const cutoff = Math.ceil(now - grace)
+      cutoff = Math.ceil(now - grace)
       missed = countFires(series, first, cutoff)
       from = nextFire(series, cutoff - 1)
       if (from !== null && from > now) from = null
@@ -579,6 +745,10 @@ export class Scheduler<TOwner = unknown> {
     // Queue the next fire before running anything: a handler may pause,
     // remove or reschedule its own job.
     this.#queueFire(job, next)
+    if (this.#cluster !== null) {
+      this.#queueClaims(job, fires ?? (from === null ? [] : [from]), missed, first, cutoff)
+      return
+    }
     if (missed > 0) {
       job.stats.missed += missed
       this.#logger.warn({ jobId: job.id, count: missed }, 'fastify-scheduler: fires missed')
@@ -606,6 +776,11 @@ export class Scheduler<TOwner = unknown> {
       return null
     }
     const run = new Run(job, scheduledAt, this.#host)
+    this.#startRun(job, run)
+    return run
+  }
+
+  #startRun (job: JobRecord, run: Run<JobRecord>): void {
     job.running++
     job.stats.runs++
     this.#active.add(run)
@@ -613,7 +788,6 @@ export class Scheduler<TOwner = unknown> {
       this.#events.emit('job:start', { id: job.id, runId: run.runId, scheduledAt: run.scheduledDate, startedAt: new Date(this.#clock.now()) })
     }
     run.start()
-    return run
   }
 
   /** A run has ended: count it, keep it as `lastRun` (in place, as numbers), tell listeners. */
@@ -622,6 +796,9 @@ export class Scheduler<TOwner = unknown> {
     this.#active.delete(run)
     job.running--
     const status = run.status as RunStatus
+    if (run.fence !== 0) {
+      (this.#cluster as Cluster).ended({ fence: run.fence, jobId: job.id, status, startedAt: run.startedAt, finishedAt: run.finishedAt, durationMs: run.durationMs, error: run.error })
+    }
     const last = job.lastRun
     if (last === null) {
       job.lastRun = { runNumber: run.runNumber, scheduledAt: run.scheduledAt, startedAt: run.startedAt, finishedAt: run.finishedAt, durationMs: run.durationMs, status, error: run.error }
@@ -653,6 +830,202 @@ export class Scheduler<TOwner = unknown> {
     this.#events.emit('job:skipped', { id: job.id, scheduledAt: new Date(scheduledAt), reason, count })
   }
 
+  // -------------------------------------------------------- shared store
+
+  /** The definition as the fleet shares it (trigger spec, zone, options) and its hash; null without a store. */
+  #share (id: string, name: string, spec: TriggerSpec | Trigger, options: JobOptions): { shared: SharedDefinition | null, hash: string } {
+    if (this.#cluster === null) return { shared: null, hash: '' }
+    if (isTriggerObject(spec)) {
+      throw invalidJob(id, 'trigger', spec, 'a shared store needs a trigger spec ({ cron }, { interval } or { at }); a Trigger object can\'t be stored')
+    }
+    const shared: SharedDefinition = { name, trigger: JSON.parse(JSON.stringify(spec)), zone: resolveZone(this.#timezone), options: { ...options } }
+    return { shared, hash: hashOf(shared) }
+  }
+
+  /** Sends a pause, resume or new definition to the store; the answer is applied like a re-read. */
+  #tellStore (job: JobRecord, change: JobChangeRequest): void {
+    const cluster = this.#cluster
+    if (cluster === null) return
+    this.#background(cluster.change(job.id, change).then((stored) => {
+      if (stored !== null) this.#applyStored([stored], false)
+    }))
+  }
+
+  /** Reconciles jobs added at runtime with the store, then queues them from what it holds. */
+  #declare (jobs: JobRecord[]): void {
+    this.#background((this.#cluster as Cluster).declare(jobs.map(declaration)).then((stored) => {
+      if (stored !== null) this.#applyStored(stored, true)
+    }))
+  }
+
+  /** Applies the store's view of jobs; their fires are queued again when it changed (or on `resync`). */
+  #applyStored (jobs: StoredJob[], resync: boolean): void {
+    for (const stored of jobs) {
+      const job = this.#jobs.get(stored.id)
+      if (job !== undefined) this.#applyOne(job, stored, resync)
+    }
+    this.#arm()
+  }
+
+  #applyOne (job: JobRecord, stored: StoredJob, resync: boolean): void {
+    const previous = job.stored
+    job.stored = stored
+    if (!resync && previous !== null && previous.version === stored.version) return
+    if (stored.hash !== job.hash && !job.warnedDefinition) {
+      job.warnedDefinition = true
+      this.#logger.warn({ jobId: job.id }, 'fastify-scheduler: the store holds another definition of this job (another version of the code); this instance follows the stored one')
+    }
+    this.#unschedule(job)
+    let trigger: Trigger
+    try {
+      trigger = createTrigger(stored.definition.trigger as unknown as TriggerSpec, { timezone: stored.definition.zone, anchor: stored.anchorAt })
+    } catch (err) {
+      this.#logger.error({ err, jobId: job.id }, 'fastify-scheduler: this instance can\'t read the stored definition of this job; it is not scheduled here')
+      return
+    }
+    job.series = fireSeries(trigger)
+    job.options = { ...job.options, ...stored.definition.options }
+    job.paused = stored.paused
+    if (this.#state === 'stopped' || job.paused) return
+    // Fires after the watermark (the latest settled one) and from the anchor on; earlier ones are settled.
+    // As without a store: the first fire is strictly after the anchor, except an immediate interval's, at it.
+    const immediate = (stored.definition.trigger as { immediate?: unknown }).immediate === true
+    const fromAnchor = immediate ? stored.anchorAt - 1 : stored.anchorAt
+    const watermark = stored.watermark
+    this.#queueFire(job, nextFire(job.series, watermark !== null && watermark >= fromAnchor ? watermark : fromAnchor))
+  }
+
+  /** Turns a job's due fires of this wake into claims (sent together at the end of the wake). */
+  #queueClaims (job: JobRecord, fires: number[], missed: number, first: number, cutoff: number): void {
+    if (fires.length === 0) {
+      // Nothing to run, only fires too late to run: claimed too, so the count is kept once in the fleet.
+      if (missed > 0) {
+        const latest = lastFireAtOrBefore(job.series, first, cutoff - 1) as number
+        this.#claims.push({ job, claim: { jobId: job.id, kind: 'missed', scheduledAt: latest, missed, maxInstances: job.options.maxInstances, runId: '' }, run: null, firstMissed: first })
+      }
+      return
+    }
+    fires.forEach((at, i) => {
+      const run = new Run(job, at, this.#host)
+      const claim: Claim = { jobId: job.id, kind: 'fire', scheduledAt: at, missed: i === 0 ? missed : 0, maxInstances: job.options.maxInstances, runId: run.runId }
+      this.#claims.push({ job, claim, run, firstMissed: first })
+    })
+  }
+
+  /** Sends claims in one round trip and acts on the outcomes; false when the store couldn't be reached (nothing ran). */
+  async #sendClaims (batch: PendingClaim[]): Promise<boolean> {
+    let reached = false
+    const sent = (this.#cluster as Cluster).claim(batch.map((pending) => pending.claim)).then((outcomes) => {
+      if (outcomes === null) return
+      reached = true
+      outcomes.forEach((outcome, i) => { this.#claimed(batch[i], outcome) })
+      this.#arm()
+    })
+    this.#claiming.add(sent)
+    try {
+      await sent
+    } finally {
+      this.#claiming.delete(sent)
+    }
+    return reached
+  }
+
+  #claimed (pending: PendingClaim, outcome: ClaimOutcome): void {
+    const { job, claim } = pending
+    const run = pending.run as Run<JobRecord>
+    if ((outcome.status === 'run' || outcome.status === 'skipped' || outcome.status === 'missed') && claim.missed > 0) {
+      this.#reportMissed(job, pending.firstMissed, claim.missed)
+    }
+    switch (outcome.status) {
+      case 'run':
+        run.fence = outcome.fence
+        if (this.#state === 'stopped') this.#giveBack(run)
+        else this.#startRun(job, run)
+        break
+      case 'skipped':
+        this.#skip(job, claim.scheduledAt, 'max-instances', 1)
+        break
+      case 'early':
+        // This clock ran ahead of the store's: try again when the store says it is due.
+        if (claim.kind === 'fire') this.#retryEarly(job, claim.scheduledAt, claim.scheduledAt - outcome.now)
+        break
+      case 'paused':
+        this.#background(this.#refreshJob(job.id))
+        break
+      case 'unknown':
+        this.#declare([job])
+        break
+      default:
+        // 'taken' (another instance has it), 'missed' (reported above).
+        break
+    }
+  }
+
+  #reportMissed (job: JobRecord, first: number, count: number): void {
+    job.stats.missed += count
+    this.#logger.warn({ jobId: job.id, count }, 'fastify-scheduler: fires missed')
+    this.#events.emit('job:missed', { id: job.id, scheduledAt: new Date(first), count })
+  }
+
+  #retryEarly (job: JobRecord, fire: number, waitMs: number): void {
+    this.#clock.setTimeout(() => {
+      if (this.#state === 'stopped' || job.removed || job.paused) return
+      if (Number.isNaN(job.fire) || fire < job.fire) {
+        this.#queueFire(job, fire)
+        this.#arm()
+      }
+    }, Math.max(1, waitMs))
+  }
+
+  /** Re-reads one job from the store. */
+  async #refreshJob (id: string): Promise<void> {
+    const jobs = await (this.#cluster as Cluster).readJobs([id])
+    if (jobs !== null) this.#applyStored(jobs, false)
+  }
+
+  /** A won claim that won't run (shutting down): ended at once as aborted, so its lease doesn't linger. */
+  #giveBack (run: Run<JobRecord>): void {
+    const now = this.#clock.now();
+    (this.#cluster as Cluster).ended({ fence: run.fence, jobId: run.job.id, status: 'aborted', startedAt: now, finishedAt: now, durationMs: 0, error: { name: 'AbortError', message: `Job "${run.job.id}" was not started: the scheduler is shutting down` } })
+  }
+
+  /** Store work nobody awaits: a failure is logged, never an unhandled rejection. */
+  #background (work: Promise<unknown>): void {
+    work.catch((err: unknown) => {
+      this.#logger.error({ err }, 'fastify-scheduler: shared-store work failed')
+    })
+  }
+
+  #liveFences (): number[] {
+    const fences: number[] = []
+    for (const run of this.#active.toArray()) if (run.fence !== 0) fences.push(run.fence)
+    return fences
+  }
+
+  /** Runs the store no longer counts as this instance's (its lease expired while this process was stopped): abort them, and send no end. */
+  #lostRuns (fences: number[]): void {
+    const lost = new Set(fences)
+    for (const run of this.#active.toArray()) {
+      if (!lost.has(run.fence)) continue
+      run.fence = 0
+      this.#logger.warn({ jobId: run.job.id, runId: run.runId }, 'fastify-scheduler: this run\'s lease expired and the fleet took it over; aborting it')
+      run.abort('because its lease expired and the fleet took it over')
+    }
+  }
+
+  /** Runs the sweep marked lost: a job with onLost 'rerun' gets its fire run once more. */
+  #swept (runs: LostRun[]): void {
+    const batch: PendingClaim[] = []
+    for (const lost of runs) {
+      const job = this.#jobs.get(lost.jobId)
+      this.#logger.warn({ jobId: lost.jobId, runId: lost.runId, instanceId: lost.instanceId }, 'fastify-scheduler: a run was lost (its instance stopped renewing its lease)')
+      if (job === undefined || job.options.onLost !== 'rerun' || lost.attempt !== 1 || this.#state !== 'running') continue
+      const run = new Run(job, lost.scheduledAt, this.#host)
+      batch.push({ job, claim: { jobId: job.id, kind: 'rerun', scheduledAt: lost.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId }, run, firstMissed: Number.NaN })
+    }
+    if (batch.length > 0) this.#background(this.#sendClaims(batch))
+  }
+
   #changed (job: JobRecord, change: 'paused' | 'resumed' | 'rescheduled' | 'replaced'): JobStatus {
     const status = this.#status(job)
     this.#events.emit('job:updated', { id: job.id, change, job: status })
@@ -660,16 +1033,66 @@ export class Scheduler<TOwner = unknown> {
   }
 
   #status (job: JobRecord): JobStatus {
+    const stored = job.stored
     return {
       id: job.id,
       name: job.name,
       trigger: job.series.trigger.toJSON(),
       paused: job.paused,
-      running: job.running,
+      // With a store: the fleet's, as of the last read.
+      running: stored === null ? job.running : stored.running,
       nextRunAt: Number.isNaN(job.fire) ? null : new Date(job.fire).toISOString(),
-      lastRun: lastRunOf(job.lastRun, this.instanceId),
-      stats: { ...job.stats }
+      lastRun: stored === null ? lastRunOf(job.lastRun, this.instanceId) : storedRunOf(stored.lastRun),
+      stats: { ...(stored === null ? job.stats : stored.stats) }
     }
+  }
+}
+
+function skipped (): RunResult {
+  return { runId: null, status: 'skipped' }
+}
+
+function noop (): void {}
+
+/** What runJob resolves with for a started run. `done` works after the end too: a sync handler has ended by now. */
+async function resultOf (run: Run<JobRecord>): Promise<RunResult> {
+  const record = await run.done
+  return record.status === 'success'
+    ? { runId: record.runId, status: record.status, result: record.result }
+    : { runId: record.runId, status: record.status, error: record.error as RunError }
+}
+
+/** A shared store's view of a job's definition, for reconciliation. */
+function declaration (job: JobRecord): DeclaredJob {
+  return { id: job.id, hash: job.hash, definition: job.shared as SharedDefinition, paused: job.paused }
+}
+
+/** A stable hash of a shared definition: canonical JSON (sorted keys), SHA-256. The name is left out: renaming a job doesn't re-anchor it. */
+function hashOf (shared: SharedDefinition): string {
+  return createHash('sha256').update(canonicalJSON({ trigger: shared.trigger, zone: shared.zone, options: shared.options })).digest('hex').slice(0, 32)
+}
+
+function canonicalJSON (value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJSON).join(',')}]`
+  if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>
+    return `{${Object.keys(record).sort().filter((key) => record[key] !== undefined).map((key) => `${JSON.stringify(key)}:${canonicalJSON(record[key])}`).join(',')}}`
+  }
+  return JSON.stringify(value)
+}
+
+function storedRunOf (run: StoredRun | null): LastRun | null {
+  if (run === null) return null
+  const iso = (ms: number | null): string | null => ms === null ? null : new Date(ms).toISOString()
+  return {
+    runId: run.runId,
+    scheduledAt: iso(run.scheduledAt) as string,
+    startedAt: iso(run.startedAt) as string,
+    finishedAt: iso(run.finishedAt),
+    durationMs: run.durationMs,
+    status: run.status,
+    error: run.error,
+    instanceId: run.instanceId
   }
 }
 
@@ -720,7 +1143,7 @@ function validateDefinition<TData, TOwner> (definition: JobDefinition<TData, TOw
 /** The job options `source` sets (undefined ones left out), each checked. */
 function jobOptions (source: Partial<Record<keyof JobOptions, unknown>>, reject: Reject): Partial<JobOptions> {
   const out: Partial<JobOptions> = {}
-  const { maxInstances, coalesce, misfireGraceTime, timeout } = source
+  const { maxInstances, coalesce, misfireGraceTime, timeout, onLost } = source
   if (maxInstances !== undefined) {
     if (!(typeof maxInstances === 'number' && Number.isSafeInteger(maxInstances) && maxInstances >= 1)) throw reject('maxInstances', maxInstances, 'must be an integer >= 1')
     out.maxInstances = maxInstances
@@ -736,6 +1159,10 @@ function jobOptions (source: Partial<Record<keyof JobOptions, unknown>>, reject:
   if (timeout !== undefined) {
     if (!(timeout === null || isDuration(timeout, Number.MIN_VALUE))) throw reject('timeout', timeout, 'must be null or a finite number of milliseconds > 0')
     out.timeout = timeout
+  }
+  if (onLost !== undefined) {
+    if (onLost !== 'mark' && onLost !== 'rerun') throw reject('onLost', onLost, "must be 'mark' or 'rerun'")
+    out.onLost = onLost
   }
   return out
 }

@@ -260,7 +260,7 @@ t.test('static methods are refused where they are declared', async (t) => {
 
 t.test('bad options fail where the class is declared', async (t) => {
   const cases: Array<[() => unknown, RegExp | string]> = [
-    [() => { class C { @Cron('* * * * *', { immediate: true } as never) m (): void {} } return C }, '@Cron on method m: unknown option "immediate"; known: id, name, data, maxInstances, coalesce, misfireGraceTime, timeout, paused, replaceExisting, timezone, startAt, endAt, jitter'],
+    [() => { class C { @Cron('* * * * *', { immediate: true } as never) m (): void {} } return C }, '@Cron on method m: unknown option "immediate"; known: id, name, data, maxInstances, coalesce, misfireGraceTime, timeout, onLost, paused, replaceExisting, timezone, startAt, endAt, jitter'],
     [() => { class C { @At(0, { startAt: 0 } as never) m (): void {} } return C }, /@At on method m: unknown option "startAt"; known: .*, jitter$/],
     [() => { class C { @Interval(1, { timezone: 'UTC' } as never) m (): void {} } return C }, /unknown option "timezone"; known: .*immediate, startAt, endAt, jitter$/],
     [() => { class C { @Interval(1, { handler: () => {} } as never) m (): void {} } return C }, /unknown option "handler"/],

@@ -40,7 +40,7 @@ const invalid: Array<[string, Record<string, unknown>, RegExp]> = [
   ['routes.allowUnauthenticatedActions', { routes: { allowUnauthenticatedActions: 1 } }, /Invalid option routes\.allowUnauthenticatedActions 1: must be a boolean/],
   ['routes.actions', { routes: { actions: true } }, /Invalid option routes\.actions true: the POST routes need an onRequest or preHandler hook/],
   ['routes.actions', { routes: { actions: true, onRequest: [] } }, /Invalid option routes\.actions true/],
-  ['store', { store: { get () {} } }, /Invalid option store \{\}: only the in-memory store exists in this version/],
+  ['store', { store: { get () {} } }, /Invalid option store \{\}: expected a Store, such as postgresStore/],
   ['store', { store: 'redis' }, /Invalid option store "redis"/],
   ['clock', { clock: { now: Date.now } }, /Invalid option clock .*expected \{ now\(\), setTimeout/],
   ['clock', { clock: null }, /Invalid option clock null/]

@@ -15,15 +15,14 @@
  */
 import type { JobOptions, JobStats, RunError } from '../job.js'
 
-/** What happens to a run whose instance died mid-run (its lease expired). */
-export type OnLost = 'mark' | 'rerun'
-
 /** The part of a job's definition the fleet shares: when it fires and how. The handler and `data` stay in code. */
 export interface SharedDefinition {
   name: string
-  /** A trigger spec in JSON form, with its zone filled in so every instance reads it alike. */
+  /** A trigger spec in JSON form (Dates as ISO strings). */
   trigger: Record<string, unknown>
-  options: JobOptions & { onLost: OnLost }
+  /** The zone the spec is read in (the scheduler's), so every instance reads it alike. */
+  zone: string
+  options: JobOptions
 }
 
 /** One job as an instance declares it at boot. */

@@ -1,0 +1,315 @@
+/**
+ * One scheduler's side of a shared store: the connection's lifecycle, the
+ * clock offset to the store, batched run ends, heartbeats with the lease
+ * sweep, change hints with a polling fallback, and what happens while the
+ * store can't be reached (nothing is claimed, so nothing runs unclaimed; retry
+ * with backoff; a resync on reconnect replays the missed fires through the
+ * misfire rules). Which fires to claim and what to do with the outcomes stay
+ * with the scheduler; this module only talks to the store.
+ */
+import type { Clock } from './clock.js'
+import { ErrorCodes, SchedulerError, storeUnavailable } from './errors.js'
+import type { Logger } from './job.js'
+import type { Claim, ClaimOutcome, DeclaredJob, InstanceInfo, JobChangeRequest, LostRun, RunEnd, Store, StoredJob } from './stores/store.js'
+
+export interface ClusterSettings {
+  /** ms a run's lease lasts without renewal; heartbeats renew it every third of that. */
+  leaseTime: number
+  /** ms between re-reads of the stored jobs (the fallback for lost notifications). */
+  pollInterval: number
+}
+
+export const DEFAULT_LEASE_TIME = 30_000
+export const DEFAULT_POLL_INTERVAL = 5_000
+/** An offset to the store's clock beyond this is logged as a warning. */
+export const CLOCK_WARN_MS = 1_000
+/** Retry delays while the store is unreachable: doubling from the first to the last. */
+export const RETRY_FIRST_MS = 500
+export const RETRY_MAX_MS = 30_000
+/** Run ends kept while the store is unreachable; older ones are dropped (their leases will expire anyway). */
+export const MAX_PENDING_ENDS = 100_000
+
+/** What the cluster asks of its scheduler. */
+export interface ClusterHost {
+  /** The fences of this instance's live runs, to renew. */
+  liveFences: () => number[]
+  /** The store says these runs are no longer this instance's (lost, taken over): abort them. */
+  lost: (fences: number[]) => void
+  /** Runs the sweep marked lost (any instance's), each reported to one instance only. */
+  swept: (runs: LostRun[]) => void
+  /** Stored jobs, re-read; `resync` after the store was unreachable (queue again from the watermark). */
+  apply: (jobs: StoredJob[], resync: boolean) => void
+  /** Ids of the jobs this instance runs. */
+  jobIds: () => string[]
+}
+
+export class Cluster {
+  readonly store: Store
+  /** The local clock corrected to the store's: due checks agree with the store's. */
+  readonly clock: Clock
+  readonly #instanceId: string
+  readonly #base: Clock
+  readonly #logger: Logger
+  readonly #settings: ClusterSettings
+  readonly #host: ClusterHost
+  #offset = 0
+  #warnedOffset = false
+  #reachable = true
+  #retries = 0
+  #closed = false
+  #heartbeatTimer: unknown = undefined
+  #pollTimer: unknown = undefined
+  #retryTimer: unknown = undefined
+  #unsubscribe: (() => Promise<void>) | null = null
+  #ends: RunEnd[] = []
+  #flushing: Promise<void> | null = null
+
+  constructor (store: Store, instanceId: string, base: Clock, logger: Logger, settings: ClusterSettings, host: ClusterHost) {
+    this.store = store
+    this.#instanceId = instanceId
+    this.#base = base
+    this.#logger = logger
+    this.#settings = settings
+    this.#host = host
+    this.clock = {
+      now: () => base.now() + this.#offset,
+      setTimeout: (fn, ms) => base.setTimeout(fn, ms),
+      clearTimeout: (handle) => base.clearTimeout(handle)
+    }
+  }
+
+  get reachable (): boolean {
+    return this.#reachable
+  }
+
+  /** ms to add to the local clock to read the store's. */
+  get offset (): number {
+    return this.#offset
+  }
+
+  /**
+   * Connects, measures the clock offset, reconciles the declared jobs and
+   * starts heartbeats, notifications and polling. Rejects with
+   * FST_SCHEDULER_STORE_UNAVAILABLE naming the store when it can't.
+   */
+  async open (declared: DeclaredJob[]): Promise<StoredJob[]> {
+    const store = this.store
+    try {
+      await store.connect()
+      await this.#measure()
+      const stored = await store.reconcile(this.#instanceId, declared)
+      await store.heartbeat(this.#instanceId, [], this.#settings.leaseTime)
+      this.#unsubscribe = await store.subscribe((ids) => { this.#hint(ids) })
+      this.#armHeartbeat()
+      this.#armPoll()
+      return stored
+    } catch (err) {
+      // Nothing may stay open (a client retrying forever would keep the process alive).
+      await store.close().catch(() => {})
+      throw asStoreError(store, 'startup', err)
+    }
+  }
+
+  /** Declares jobs added after startup; null when the store can't be reached (the resync declares them later). */
+  async declare (declared: DeclaredJob[]): Promise<StoredJob[] | null> {
+    return await this.#call('declare', async () => await this.store.reconcile(this.#instanceId, declared))
+  }
+
+  /** One round trip for all the claims of a wake; null when the store can't be reached (then nothing may run). */
+  async claim (claims: Claim[]): Promise<ClaimOutcome[] | null> {
+    if (!this.#reachable) return null
+    return await this.#call('claim', async () => await this.store.claim(this.#instanceId, claims, this.#settings.leaseTime))
+  }
+
+  async change (id: string, change: JobChangeRequest): Promise<StoredJob | null> {
+    return await this.#call('change', async () => await this.store.changeJob(id, change))
+  }
+
+  async readJobs (ids: string[]): Promise<StoredJob[] | null> {
+    if (ids.length === 0) return []
+    return await this.#call('read', async () => await this.store.readJobs(ids))
+  }
+
+  async instances (): Promise<InstanceInfo[] | null> {
+    // An instance is listed while its heartbeat would still renew a lease.
+    return await this.#call('instances', async () => await this.store.instances(this.#settings.leaseTime))
+  }
+
+  /** Queues a run's end; ends go to the store in batches, one round trip per batch. */
+  ended (end: RunEnd): void {
+    if (this.#ends.length >= MAX_PENDING_ENDS) this.#ends.shift()
+    this.#ends.push(end)
+    if (this.#flushing === null && this.#reachable) this.#flushing = Promise.resolve().then(async () => await this.#flush())
+  }
+
+  /** Sends the queued ends now (shutdown waits for this). */
+  async flush (): Promise<void> {
+    if (this.#flushing !== null) await this.#flushing
+    if (this.#ends.length > 0 && this.#reachable) await this.#flush()
+  }
+
+  /** Stops the timers, sends the last ends, leaves the fleet and closes the store. Never throws. */
+  async close (): Promise<void> {
+    this.#closed = true
+    this.#clearTimers()
+    await this.flush()
+    const unsubscribe = this.#unsubscribe
+    this.#unsubscribe = null
+    for (const [action, step] of [
+      ['unsubscribe', async () => { if (unsubscribe !== null) await unsubscribe() }],
+      ['leave', async () => { if (this.#reachable) await this.store.leave(this.#instanceId) }],
+      ['close', async () => await this.store.close()]
+    ] as const) {
+      try {
+        await step()
+      } catch (err) {
+        this.#logger.warn({ err }, `fastify-scheduler: ${action} on the ${this.store.kind} store failed at shutdown`)
+      }
+    }
+  }
+
+  // ------------------------------------------------------------ internal
+
+  async #flush (): Promise<void> {
+    const ends = this.#ends
+    this.#ends = []
+    try {
+      if (ends.length === 0) return
+      const accepted = await this.#call('finish', async () => await this.store.finish(this.#instanceId, ends))
+      if (accepted === null) {
+        // Unreachable: keep them for the reconnect (the newest first if something must give).
+        this.#ends = ends.concat(this.#ends).slice(-MAX_PENDING_ENDS)
+        return
+      }
+      accepted.forEach((ok, i) => {
+        if (!ok) {
+          const end = ends[i]
+          this.#logger.warn({ jobId: end.jobId, fence: end.fence, status: end.status }, 'fastify-scheduler: a run ended after the fleet took it over (its lease expired); its result is discarded')
+        }
+      })
+    } finally {
+      this.#flushing = null
+    }
+  }
+
+  /** Runs one store call; a failure marks the store unreachable (retrying with backoff) and yields null. */
+  async #call<T> (action: string, fn: () => Promise<T>): Promise<T | null> {
+    try {
+      return await fn()
+    } catch (err) {
+      this.#unreachable(action, err)
+      return null
+    }
+  }
+
+  async #measure (): Promise<void> {
+    const before = this.#base.now()
+    const storeNow = await this.store.now()
+    this.#setOffset(storeNow, before, this.#base.now())
+  }
+
+  #setOffset (storeNow: number, before: number, after: number): void {
+    this.#offset = Math.round(storeNow - (before + after) / 2)
+    const off = Math.abs(this.#offset) > CLOCK_WARN_MS
+    if (off && !this.#warnedOffset) {
+      this.#logger.warn({ offsetMs: this.#offset, store: this.store.kind }, 'fastify-scheduler: this machine\'s clock is more than a second off the store\'s; the store\'s clock decides when fires are due (fix NTP on this machine)')
+    }
+    this.#warnedOffset = off
+  }
+
+  #unreachable (action: string, err: unknown): void {
+    if (!this.#reachable || this.#closed) return
+    this.#reachable = false
+    this.#retries = 0
+    this.#clearTimers()
+    this.#logger.error({ err, store: this.store.kind, address: this.store.address, action }, 'fastify-scheduler: the store is unreachable; no fire runs until it is back (retrying)')
+    this.#armRetry()
+  }
+
+  #armRetry (): void {
+    const delay = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** this.#retries)
+    this.#retries++
+    this.#retryTimer = this.#base.setTimeout(() => { this.#background(this.#retry()) }, delay)
+  }
+
+  async #retry (): Promise<void> {
+    this.#retryTimer = undefined
+    try {
+      await this.#measure()
+      const stored = await this.store.readJobs(this.#host.jobIds())
+      if (this.#closed) return
+      this.#reachable = true
+      this.#logger.info({ store: this.store.kind, retries: this.#retries }, 'fastify-scheduler: the store is reachable again; catching up')
+      this.#host.apply(stored, true)
+      this.#armHeartbeat()
+      this.#armPoll()
+      if (this.#ends.length > 0) await this.flush()
+    } catch (err) {
+      if (this.#closed) return
+      this.#logger.debug({ err }, 'fastify-scheduler: the store is still unreachable')
+      this.#armRetry()
+    }
+  }
+
+  #hint (ids: string[]): void {
+    if (!this.#reachable || this.#closed) return
+    const known = new Set(this.#host.jobIds())
+    const mine = ids.filter((id) => known.has(id))
+    if (mine.length === 0) return
+    this.#background(this.readJobs(mine).then((jobs) => {
+      if (jobs !== null && !this.#closed) this.#host.apply(jobs, false)
+    }))
+  }
+
+  #armHeartbeat (): void {
+    if (this.#closed) return
+    this.#heartbeatTimer = this.#base.setTimeout(() => { this.#background(this.#heartbeat()) }, Math.max(1, Math.floor(this.#settings.leaseTime / 3)))
+  }
+
+  async #heartbeat (): Promise<void> {
+    this.#heartbeatTimer = undefined
+    const before = this.#base.now()
+    const beat = await this.#call('heartbeat', async () => await this.store.heartbeat(this.#instanceId, this.#host.liveFences(), this.#settings.leaseTime))
+    if (beat === null || this.#closed) return
+    this.#setOffset(beat.now, before, this.#base.now())
+    if (beat.lost.length > 0) this.#host.lost(beat.lost)
+    // Only an instance that reaches the store sweeps: one that can't never declares the others dead.
+    const lost = await this.#call('sweep', async () => await this.store.sweep())
+    if (lost === null || this.#closed) return
+    if (lost.length > 0) this.#host.swept(lost)
+    this.#armHeartbeat()
+  }
+
+  #armPoll (): void {
+    if (this.#closed) return
+    this.#pollTimer = this.#base.setTimeout(() => { this.#background(this.#poll()) }, this.#settings.pollInterval)
+  }
+
+  async #poll (): Promise<void> {
+    this.#pollTimer = undefined
+    const jobs = await this.readJobs(this.#host.jobIds())
+    if (jobs === null || this.#closed) return
+    this.#host.apply(jobs, false)
+    this.#armPoll()
+  }
+
+  /** A loop step nobody awaits: a bug in it is logged, never an unhandled rejection. */
+  #background (step: Promise<void>): void {
+    step.catch((err: unknown) => {
+      this.#logger.error({ err }, 'fastify-scheduler: internal error in the shared-store loop')
+    })
+  }
+
+  #clearTimers (): void {
+    for (const timer of [this.#heartbeatTimer, this.#pollTimer, this.#retryTimer]) {
+      if (timer !== undefined) this.#base.clearTimeout(timer)
+    }
+    this.#heartbeatTimer = this.#pollTimer = this.#retryTimer = undefined
+  }
+}
+
+/** A store failure as the coded error the plugin's `ready()` rejects with. */
+function asStoreError (store: Store, action: string, err: unknown): SchedulerError {
+  if (err instanceof SchedulerError && err.code === ErrorCodes.STORE_UNAVAILABLE) return err
+  return storeUnavailable(store.kind, store.address, action, err)
+}
