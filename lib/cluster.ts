@@ -53,6 +53,8 @@ export class Cluster {
   readonly #settings: ClusterSettings
   readonly #host: ClusterHost
   #offset = 0
+  /** The round trip of the sample the offset came from: a slower sample says less (see #setOffset). */
+  #offsetRtt = Number.POSITIVE_INFINITY
   #warnedOffset = false
   #reachable = true
   #retries = 0
@@ -202,13 +204,30 @@ export class Cluster {
     }
   }
 
+  /** Three samples: the first may include opening a connection, the quickest says the most. */
   async #measure (): Promise<void> {
-    const before = this.#base.now()
-    const storeNow = await this.store.now()
-    this.#setOffset(storeNow, before, this.#base.now())
+    this.#offsetRtt = Number.POSITIVE_INFINITY
+    for (let i = 0; i < 3; i++) {
+      const before = this.#base.now()
+      const storeNow = await this.store.now()
+      this.#setOffset(storeNow, before, this.#base.now())
+    }
   }
 
+  /**
+   * The store read its clock somewhere within [before, after] of ours: the
+   * midpoint is off by at most half the round trip. A sample much slower than
+   * the one the offset came from is ignored (a busy pool, a new connection);
+   * the bar rises a little with each ignored sample, so a network that got
+   * slower for good is followed after a while.
+   */
   #setOffset (storeNow: number, before: number, after: number): void {
+    const rtt = after - before
+    if (rtt > 2 * this.#offsetRtt + 10) {
+      this.#offsetRtt += 5
+      return
+    }
+    this.#offsetRtt = rtt
     this.#offset = Math.round(storeNow - (before + after) / 2)
     const off = Math.abs(this.#offset) > CLOCK_WARN_MS
     if (off && !this.#warnedOffset) {
