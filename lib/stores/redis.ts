@@ -22,6 +22,10 @@
  * - `B:instances`    zset: instance ids scored by their last contact;
  *   `B:started`      hash: instance id → when it was first seen
  * - `B:changes`      pub/sub channel: the id of every changed job
+ * A client's `keyPrefix` goes before the keys (`app:{prefix}:job:<id>`: still
+ * one slot), not before the channel. Nothing expires: Redis must not evict these
+ * keys (maxmemory-policy noeviction or volatile-*). Needs Redis 5 or newer
+ * (scripts replicated by their effects, so `TIME` may precede writes).
  *
  * Replication in Redis is asynchronous: a claim acknowledged by a primary that
  * fails over before its replica got it can be won again on the new primary, so
@@ -57,7 +61,7 @@ export interface RedisStoreOptions {
   connectTimeout?: number
 }
 
-export const DEFAULT_PREFIX = 'fastify-scheduler'
+const DEFAULT_PREFIX = 'fastify-scheduler'
 const DEFAULT_CONNECT_TIMEOUT = 5000
 /** Reconnection backoff of a client the store created: 100 ms doubling, at most 5 s between attempts. */
 const RETRY_BASE_MS = 100
@@ -177,22 +181,22 @@ end
 return out
 `),
 
-  // ARGV: id, action 'pause' | 'resume' | 'define', hash, definition JSON.
+  // ARGV: id, channel, action 'pause' | 'resume' | 'define', hash, definition JSON.
   changeJob: luaScript(`
-local id, action = ARGV[1], ARGV[2]
+local id, channel, action = ARGV[1], ARGV[2], ARGV[3]
 local jobKey = key('job', id)
 local paused = redis.call('HGET', jobKey, 'paused')
 if not paused then return false end
 local now = clock()
 if action == 'define' then
-  redefine(jobKey, ARGV[4], ARGV[3], now)
+  redefine(jobKey, ARGV[5], ARGV[4], now)
 else
   if action == 'resume' and paused == '1' then redis.call('HSET', jobKey, 'anchorAt', now) end
   redis.call('HSET', jobKey, 'paused', action == 'pause' and '1' or '0')
   redis.call('HINCRBY', jobKey, 'version', 1)
 end
 -- Inside the script: a listener that re-reads on the message always sees the change.
-redis.call('PUBLISH', base .. ':changes', id)
+redis.call('PUBLISH', channel, id)
 return view(id, now)
 `),
 
@@ -295,16 +299,21 @@ table.sort(fences, function (a, b) return tonumber(a) < tonumber(b) end)
 local out = {}
 for _, fence in ipairs(fences) do
   local run = redis.call('HMGET', key('run', fence), 'jobId', 'runId', 'scheduledAt', 'instanceId', 'attempt', 'startedAt')
-  removeLive(fence, run[1])
-  local jobKey = key('job', run[1])
-  if redis.call('EXISTS', jobKey) == 1 then
-    local message = 'instance ' .. run[4] .. " stopped renewing the run's lease"
-    local members = '"startedAt":' .. run[6] .. ',"finishedAt":null,"durationMs":null,"status":"lost",' ..
-      '"error":{"name":"LostRunError","message":' .. cjson.encode(message) .. '}'
-    redis.call('HINCRBY', jobKey, 'failures', 1)
-    redis.call('HSET', jobKey, 'lastRun', storedRun(run[2], run[3], members, run[4]))
+  if not run[1] then
+    -- The run's record is gone (deleted or evicted behind the store): nothing to report.
+    redis.call('ZREM', LIVE, fence)
+  else
+    removeLive(fence, run[1])
+    local jobKey = key('job', run[1])
+    if redis.call('EXISTS', jobKey) == 1 then
+      local message = 'instance ' .. run[4] .. " stopped renewing the run's lease"
+      local members = '"startedAt":' .. run[6] .. ',"finishedAt":null,"durationMs":null,"status":"lost",' ..
+        '"error":{"name":"LostRunError","message":' .. cjson.encode(message) .. '}'
+      redis.call('HINCRBY', jobKey, 'failures', 1)
+      redis.call('HSET', jobKey, 'lastRun', storedRun(run[2], run[3], members, run[4]))
+    end
+    for _, value in ipairs({ run[1], run[2], fence, run[3], run[4], run[5] }) do out[#out + 1] = value end
   end
-  for _, value in ipairs({ run[1], run[2], fence, run[3], run[4], run[5] }) do out[#out + 1] = value end
 end
 return out
 `),
@@ -347,6 +356,11 @@ class RedisStore implements Store {
   readonly #owned: boolean
   /** The hash tag every key starts with. */
   readonly #base: string
+  /**
+   * `{prefix}:changes`. Named here, not in the script, because a client's
+   * `keyPrefix` applies to the keys a script is given but not to channels.
+   */
+  readonly #channel: string
   readonly #connectTimeout: number
   readonly #subscribers = new Set<Redis | Cluster>()
   /** The latest connection error of a client the store created (its error event), for connect()'s message. */
@@ -356,6 +370,7 @@ class RedisStore implements Store {
     const { client, url, prefix, connectTimeout } = validate(options)
     this.#connectTimeout = connectTimeout
     this.#base = `{${prefix}}`
+    this.#channel = `${this.#base}:changes`
     this.#owned = client === undefined
     this.#client = client ?? this.#createClient(url as string)
     this.address = addressOf(this.#client)
@@ -426,8 +441,8 @@ class RedisStore implements Store {
 
   async changeJob (id: string, change: JobChangeRequest): Promise<StoredJob | null> {
     const args = 'definition' in change
-      ? [id, 'define', change.hash, JSON.stringify(change.definition)]
-      : [id, change.paused ? 'pause' : 'resume']
+      ? [id, this.#channel, 'define', change.hash, JSON.stringify(change.definition)]
+      : [id, this.#channel, change.paused ? 'pause' : 'resume']
     const row = await this.#call('changeJob', SCRIPTS.changeJob, args) as unknown[] | null
     return row === null ? null : toStoredJob(row)
   }
@@ -481,7 +496,7 @@ class RedisStore implements Store {
     subscriber.on('message', (_channel: string, jobId: string) => listener([jobId]))
     try {
       await subscriber.connect()
-      await subscriber.subscribe(`${this.#base}:changes`)
+      await subscriber.subscribe(this.#channel)
     } catch (err) {
       subscriber.disconnect()
       throw storeUnavailable(this.kind, this.address, 'subscribe', err)
@@ -592,10 +607,15 @@ function lazyDuplicate (client: Redis | Cluster): Redis | Cluster {
     : (client as Redis).duplicate({ lazyConnect: true })
 }
 
-/** Closes a connection of ours: gracefully when it is up; otherwise it stops reconnecting. */
+/**
+ * Closes a connection of ours, never failing: a QUIT when it is up (pending
+ * replies arrive first), then disconnect(), which also stops reconnecting. The
+ * QUIT may fail when the connection is dropping, or closing already (a second
+ * close()): there is nothing left to close gracefully then.
+ */
 async function release (client: Redis | Cluster): Promise<void> {
-  if (client.status === 'ready') await client.quit()
-  else client.disconnect()
+  if (client.status === 'ready') await Promise.allSettled([client.quit()])
+  client.disconnect()
 }
 
 async function withTimeout<T> (promise: Promise<T>, ms: number): Promise<T> {

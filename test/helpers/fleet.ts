@@ -122,7 +122,7 @@ export async function fleet (t: Test, databaseUrl: string, base: NodeJS.ProcessE
         }
       }
       child.stdout?.on('data', look)
-      void exited.then(({ code, signal }) => {
+      child.once('exit', (code, signal) => {
         clearTimeout(timer)
         reject(new Error(`worker ${id} exited (${String(code ?? signal)}) before it was ready:\n${output}`))
       })
