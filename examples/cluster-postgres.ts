@@ -5,8 +5,8 @@
  * and the others carry on; /jobs on any of them shows the fleet.
  *
  *   npm run example                                    # compiles every example into .examples/
- *   DATABASE_URL=postgres://127.0.0.1:5432/test PORT=3001 node .examples/cluster-postgres.js
- *   DATABASE_URL=postgres://127.0.0.1:5432/test PORT=3002 node .examples/cluster-postgres.js
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test PORT=3001 node .examples/cluster-postgres.js
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/test PORT=3002 node .examples/cluster-postgres.js
  *   curl localhost:3001/jobs                           # lastRun.instanceId: who ran it; instances: the fleet
  *
  * The tables (prefix fastify_scheduler_) are created on first use.
@@ -18,7 +18,7 @@ import { postgresStore } from 'fastify-scheduler/postgres'
 const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'info' } })
 
 await app.register(scheduler, {
-  store: postgresStore({ connectionString: process.env.DATABASE_URL ?? 'postgres://127.0.0.1:5432/test' }),
+  store: postgresStore({ connectionString: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test' }),
   // Names this process in lastRun.instanceId and /jobs' instances (default: a random UUID).
   instanceId: `${process.env.INSTANCE ?? 'web'}-${process.pid}`,
   jobs: [
@@ -35,6 +35,12 @@ await app.register(scheduler, {
     }
   ]
 })
+
+// Leave the fleet cleanly on Ctrl-C or a deploy's SIGTERM: running jobs drain, the
+// instance leaves the store's list at once (a killed one drops out after leaseTime).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
+}
 
 // app.ready() (and listen()) fail with FST_SCHEDULER_STORE_UNAVAILABLE when PostgreSQL can't be reached.
 const address = await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })

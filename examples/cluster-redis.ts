@@ -37,6 +37,12 @@ await app.register(scheduler, {
   ]
 })
 
+// Leave the fleet cleanly on Ctrl-C or a deploy's SIGTERM: running jobs drain, the
+// instance leaves the store's list at once (a killed one drops out after leaseTime).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => { app.close().then(() => process.exit(0), () => process.exit(1)) })
+}
+
 // app.ready() (and listen()) fail with FST_SCHEDULER_STORE_UNAVAILABLE when Redis can't be reached.
 const address = await app.listen({ port: Number(process.env.PORT ?? 3000), host: process.env.HOST ?? '127.0.0.1' })
 console.log(`\nopen ${address}/jobs (the fleet's jobs and instances); start another copy on another PORT; Ctrl-C stops\n`)

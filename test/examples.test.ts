@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import ts from 'typescript'
+import { databaseUrl, pgReachable, redisReachable, redisUrl, requireService } from './helpers/services.js'
 
 // `npx tsc -p tsconfig.json` type-checks the examples (as user code: their
 // 'fastify-scheduler' is dist/, through the package's exports). Here they are
@@ -218,3 +219,20 @@ t.test('graceful-shutdown.ts: SIGTERM while the long job runs drains, aborts at 
     lastRun: { status: 'aborted', error: { name: 'AbortError', message: 'Job "import" was aborted at shutdown' } }
   })
 })
+
+for (const [name, service, reachable, url] of [
+  ['cluster-postgres', 'PostgreSQL', pgReachable, { DATABASE_URL: databaseUrl() }],
+  ['cluster-redis', 'Redis', redisReachable, { REDIS_URL: redisUrl() }]
+] as const) {
+  t.test(`${name}.ts: two servers on one store, one fleet on /jobs`, async (t) => {
+    const address = Object.values(url)[0]
+    if (!await requireService(t, service, async () => await reachable(address), `start ${service} or set ${Object.keys(url)[0]}`)) return
+    const [first, second] = await Promise.all([start(name, { ...url, INSTANCE: 'one' }), start(name, { ...url, INSTANCE: 'two' })])
+    t.teardown(async () => { await Promise.all([stop(first), stop(second)]) })
+    const { status, body } = await getJson<{ jobs: JobStatusBody[], instances: Array<{ id: string }> }>(`${first.url}/jobs`)
+    t.equal(status, 200)
+    t.same(body.jobs.map((job) => job.id).sort(), ['nightly-report', 'tick'])
+    const ids = body.instances.map((instance) => instance.id)
+    t.ok(ids.some((id) => id.startsWith('one-')) && ids.some((id) => id.startsWith('two-')), `both servers are in the fleet (${ids.join(', ')})`)
+  })
+}
