@@ -29,6 +29,9 @@ const ROOT = new URL('../', import.meta.url)
 const SETTINGS = QUICK
   ? { sizes: [2_000, 5_000], windowS: 4, warmupS: 3, instances: 3 }
   : { sizes: [1_000, 2_000, 5_000, 10_000], windowS: 10, warmupS: 4, instances: 3 }
+// FLEET_SIZES=2000,10000 and FLEET_STORES=redis pick rows (for one store's numbers alone).
+if (process.env.FLEET_SIZES) SETTINGS.sizes = process.env.FLEET_SIZES.split(',').map(Number)
+const STORES = process.env.FLEET_STORES ? process.env.FLEET_STORES.split(',') : ['none', 'postgres', 'redis']
 
 // ---------------------------------------------------------------------------
 // Child: one instance
@@ -170,7 +173,7 @@ async function main () {
   console.log(`${SETTINGS.instances} instances per store (1 without a store), N jobs every second, ${SETTINGS.windowS} s window after ${SETTINGS.warmupS} s warm-up${QUICK ? ' (quick)' : ''}`)
   const rows = []
   for (const n of SETTINGS.sizes) {
-    for (const storeKind of ['none', 'postgres', 'redis']) {
+    for (const storeKind of STORES) {
       try {
         const r = await runFleet(storeKind, n)
         rows.push([storeKind === 'none' ? 'memory (1 instance)' : storeKind, String(n), r.firesPerS.toFixed(0), `${r.p50}`, `${r.p99}`, String(r.missing), String(r.doubled), r.share, `${r.cpu.toFixed(0)}%`,

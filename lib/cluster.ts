@@ -191,6 +191,9 @@ export class Cluster {
       })
     } finally {
       this.#flushing = null
+      // Ends that came while this batch was on its way go next: a run that has
+      // ended is no longer renewed, so its end must not wait for another.
+      if (this.#ends.length > 0 && this.#reachable && !this.#closed) this.#flushing = Promise.resolve().then(async () => await this.#flush())
     }
   }
 
@@ -234,6 +237,16 @@ export class Cluster {
       this.#logger.warn({ offsetMs: this.#offset, store: this.store.kind }, 'fastify-scheduler: this machine\'s clock is more than a second off the store\'s; the store\'s clock decides when fires are due (fix NTP on this machine)')
     }
     this.#warnedOffset = off
+  }
+
+  /**
+   * The store said its time is `storeNow` (a claim came too early: this clock
+   * stepped ahead). Taken as the store's time now, which errs on the late
+   * side; the next heartbeat's sample refines it.
+   */
+  correctClock (storeNow: number): void {
+    this.#offset = storeNow - this.#base.now()
+    this.#offsetRtt = Number.POSITIVE_INFINITY
   }
 
   #unreachable (action: string, err: unknown): void {
@@ -281,35 +294,42 @@ export class Cluster {
   }
 
   #armHeartbeat (): void {
-    if (this.#closed) return
+    // One loop only: a step that ends after a reconnect already re-armed it must not arm a second.
+    if (this.#closed || this.#heartbeatTimer !== undefined) return
     this.#heartbeatTimer = this.#base.setTimeout(() => { this.#background(this.#heartbeat()) }, Math.max(1, Math.floor(this.#settings.leaseTime / 3)))
   }
 
   async #heartbeat (): Promise<void> {
     this.#heartbeatTimer = undefined
-    const before = this.#base.now()
-    const beat = await this.#call('heartbeat', async () => await this.store.heartbeat(this.#instanceId, this.#host.liveFences(), this.#settings.leaseTime))
-    if (beat === null || this.#closed) return
-    this.#setOffset(beat.now, before, this.#base.now())
-    if (beat.lost.length > 0) this.#host.lost(beat.lost)
-    // Only an instance that reaches the store sweeps: one that can't never declares the others dead.
-    const lost = await this.#call('sweep', async () => await this.store.sweep())
-    if (lost === null || this.#closed) return
-    if (lost.length > 0) this.#host.swept(lost)
-    this.#armHeartbeat()
+    try {
+      const before = this.#base.now()
+      const beat = await this.#call('heartbeat', async () => await this.store.heartbeat(this.#instanceId, this.#host.liveFences(), this.#settings.leaseTime))
+      if (beat === null || this.#closed) return
+      this.#setOffset(beat.now, before, this.#base.now())
+      if (beat.lost.length > 0) this.#host.lost(beat.lost)
+      // Only an instance that reaches the store sweeps: one that can't never declares the others dead.
+      const lost = await this.#call('sweep', async () => await this.store.sweep())
+      if (lost === null || this.#closed) return
+      if (lost.length > 0) this.#host.swept(lost)
+    } finally {
+      // Whatever a step threw, the loop goes on (DESIGN rule 6); while unreachable, the retry loop runs instead.
+      if (this.#reachable) this.#armHeartbeat()
+    }
   }
 
   #armPoll (): void {
-    if (this.#closed) return
+    if (this.#closed || this.#pollTimer !== undefined) return
     this.#pollTimer = this.#base.setTimeout(() => { this.#background(this.#poll()) }, this.#settings.pollInterval)
   }
 
   async #poll (): Promise<void> {
     this.#pollTimer = undefined
-    const jobs = await this.readJobs(this.#host.jobIds())
-    if (jobs === null || this.#closed) return
-    this.#host.apply(jobs, false)
-    this.#armPoll()
+    try {
+      const jobs = await this.readJobs(this.#host.jobIds())
+      if (jobs !== null && !this.#closed) this.#host.apply(jobs, false)
+    } finally {
+      if (this.#reachable) this.#armPoll()
+    }
   }
 
   /** A loop step nobody awaits: a bug in it is logged, never an unhandled rejection. */

@@ -91,6 +91,8 @@ interface PendingClaim {
   run: Run<JobRecord> | null
   /** First missed fire, for the job:missed event. */
   firstMissed: number
+  /** Later due fires of the same wake (coalesce: false), claimed once this one's outcome is known. */
+  rest: number[]
 }
 
 /** A registered job: its definition, its trigger and its live state. */
@@ -125,6 +127,10 @@ interface JobRecord {
   stored: StoredJob | null
   /** Logged once: the store runs another definition of this job than this instance's code. */
   warnedDefinition: boolean
+  /** Pause, resume and reschedule requests the store hasn't acknowledged yet (it was unreachable): replayed, in order, on reconnect. */
+  pendingChanges: JobChangeRequest[]
+  /** The reconciliation of a job added at runtime, while it is on its way to the store. */
+  declaring: Promise<void> | null
 }
 
 /** `JobStatus.lastRun` before formatting: times in epoch ms. */
@@ -278,7 +284,9 @@ export class Scheduler<TOwner = unknown> {
       shared,
       hash,
       stored: null,
-      warnedDefinition: false
+      warnedDefinition: false,
+      pendingChanges: [],
+      declaring: null
     }
     this.#jobs.set(job.id, job)
     this.#scheduleIfDue(job, now, trigger)
@@ -409,7 +417,8 @@ export class Scheduler<TOwner = unknown> {
   #startSharedRun (job: JobRecord): RunHandle {
     const run = new Run(job, this.#clock.now(), this.#host)
     const claim: Claim = { jobId: job.id, kind: 'manual', scheduledAt: run.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId }
-    const started = this.#sendClaims([{ job, claim, run, firstMissed: Number.NaN }]).then((reached) => {
+    // A job added a moment ago may still be on its way to the store: claim once it is there.
+    const started = (job.declaring ?? Promise.resolve()).then(async () => await this.#sendClaims([{ job, claim, run, firstMissed: Number.NaN, rest: [] }])).then((reached) => {
       if (!reached) throw storeUnavailable((this.#cluster as Cluster).store.kind, (this.#cluster as Cluster).store.address, 'run a job', 'not reachable')
       return run.fence === 0 ? null : run.runId
     })
@@ -597,12 +606,14 @@ export class Scheduler<TOwner = unknown> {
    * `trigger` was just built with that anchor); `immediate` fires at the anchor.
    */
   #scheduleIfDue (job: JobRecord, now: number, trigger: Trigger | null): void {
-    if (this.#state === 'stopped' || job.paused) return
+    if (this.#state === 'stopped') return
     if (this.#cluster !== null) {
-      // With a store the fires are queued from the stored anchor and watermark.
+      // With a store the fires are queued from the stored anchor and watermark;
+      // a paused job is declared too (so it can be resumed, here or anywhere).
       this.#declare([job])
       return
     }
+    if (job.paused) return
     const spec = job.spec as { interval?: unknown, immediate?: unknown }
     const anchored = !isTriggerObject(job.spec) && spec.interval !== undefined
     if (anchored && trigger === null) job.series = fireSeries(this.#buildTrigger(job.id, job.spec, now))
@@ -842,19 +853,43 @@ export class Scheduler<TOwner = unknown> {
     return { shared, hash: hashOf(shared) }
   }
 
-  /** Sends a pause, resume or new definition to the store; the answer is applied like a re-read. */
+  /**
+   * Sends a pause, resume or new definition to the store; the answer is
+   * applied like a re-read. Kept until the store has it: a change made while
+   * the store is unreachable is replayed on reconnect, never silently undone.
+   */
   #tellStore (job: JobRecord, change: JobChangeRequest): void {
-    const cluster = this.#cluster
-    if (cluster === null) return
-    this.#background(cluster.change(job.id, change).then((stored) => {
-      if (stored !== null) this.#applyStored([stored], false)
-    }))
+    if (this.#cluster === null) return
+    job.pendingChanges.push(change)
+    if (job.pendingChanges.length === 1) this.#background(this.#sendChanges(job))
+  }
+
+  async #sendChanges (job: JobRecord): Promise<void> {
+    const cluster = this.#cluster as Cluster
+    while (job.pendingChanges.length > 0) {
+      const stored = await cluster.change(job.id, job.pendingChanges[0])
+      if (stored === null) {
+        // Unreachable: kept for the reconnect. Unknown to the store: declared (as it is now), which carries the change.
+        if (cluster.reachable) {
+          job.pendingChanges = []
+          this.#declare([job])
+        }
+        return
+      }
+      job.pendingChanges.shift()
+      if (job.pendingChanges.length === 0) this.#applyStored([stored], false)
+    }
   }
 
   /** Reconciles jobs added at runtime with the store, then queues them from what it holds. */
   #declare (jobs: JobRecord[]): void {
-    this.#background((this.#cluster as Cluster).declare(jobs.map(declaration)).then((stored) => {
+    const declared = (this.#cluster as Cluster).declare(jobs.map(declaration)).then((stored) => {
       if (stored !== null) this.#applyStored(stored, true)
+    })
+    const settled = declared.catch(noop)
+    for (const job of jobs) job.declaring = settled
+    this.#background(declared.finally(() => {
+      for (const job of jobs) if (job.declaring === settled) job.declaring = null
     }))
   }
 
@@ -870,10 +905,15 @@ export class Scheduler<TOwner = unknown> {
   #applyOne (job: JobRecord, stored: StoredJob, resync: boolean): void {
     const previous = job.stored
     job.stored = stored
+    if (job.pendingChanges.length > 0) {
+      // This instance's own changes haven't reached the store: they win, and go first on a reconnect.
+      if (resync) this.#background(this.#sendChanges(job))
+      return
+    }
     if (!resync && previous !== null && previous.version === stored.version) return
     if (stored.hash !== job.hash && !job.warnedDefinition) {
       job.warnedDefinition = true
-      this.#logger.warn({ jobId: job.id }, 'fastify-scheduler: the store holds another definition of this job (another version of the code); this instance follows the stored one')
+      this.#logger.warn({ jobId: job.id }, 'fastify-scheduler: the store holds another definition of this job than this instance\'s code (another version of the code, or a rescheduleJob); this instance follows the stored one')
     }
     this.#unschedule(job)
     let trigger: Trigger
@@ -901,15 +941,32 @@ export class Scheduler<TOwner = unknown> {
       // Nothing to run, only fires too late to run: claimed too, so the count is kept once in the fleet.
       if (missed > 0) {
         const latest = lastFireAtOrBefore(job.series, first, cutoff - 1) as number
-        this.#claims.push({ job, claim: { jobId: job.id, kind: 'missed', scheduledAt: latest, missed, maxInstances: job.options.maxInstances, runId: '' }, run: null, firstMissed: first })
+        this.#claims.push({ job, claim: { jobId: job.id, kind: 'missed', scheduledAt: latest, missed, maxInstances: job.options.maxInstances, runId: '' }, run: null, firstMissed: first, rest: [] })
       }
       return
     }
-    fires.forEach((at, i) => {
-      const run = new Run(job, at, this.#host)
-      const claim: Claim = { jobId: job.id, kind: 'fire', scheduledAt: at, missed: i === 0 ? missed : 0, maxInstances: job.options.maxInstances, runId: run.runId }
-      this.#claims.push({ job, claim, run, firstMissed: first })
-    })
+    this.#claims.push(this.#fireClaim(job, fires[0], missed, first, fires.slice(1)))
+  }
+
+  #fireClaim (job: JobRecord, at: number, missed: number, first: number, rest: number[]): PendingClaim {
+    const run = new Run(job, at, this.#host)
+    return { job, claim: { jobId: job.id, kind: 'fire', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: run.runId }, run, firstMissed: first, rest }
+  }
+
+  /**
+   * The later fires of a non-coalesced catch-up, as without a store: when the
+   * run just started has already ended (a sync handler), its end reaches the
+   * store before the next fire is claimed, so maxInstances doesn't count it;
+   * otherwise the rest are claimed together (and skipped beyond maxInstances).
+   */
+  async #claimRest (pending: PendingClaim): Promise<void> {
+    const { job, rest } = pending
+    if (pending.run?.ended === true) {
+      await (this.#cluster as Cluster).flush()
+      await this.#sendClaims([this.#fireClaim(job, rest[0], 0, Number.NaN, rest.slice(1))])
+    } else {
+      await this.#sendClaims(rest.map((at) => this.#fireClaim(job, at, 0, Number.NaN, [])))
+    }
   }
 
   /** Sends claims in one round trip and acts on the outcomes; false when the store couldn't be reached (nothing ran). */
@@ -946,8 +1003,10 @@ export class Scheduler<TOwner = unknown> {
         this.#skip(job, claim.scheduledAt, 'max-instances', 1)
         break
       case 'early':
-        // This clock ran ahead of the store's: try again when the store says it is due.
-        if (claim.kind === 'fire') this.#retryEarly(job, claim.scheduledAt, claim.scheduledAt - outcome.now)
+        // This clock is ahead of the store's (it stepped): take the store's time,
+        // and queue the job again from its watermark, so no fire in between is lost.
+        (this.#cluster as Cluster).correctClock(outcome.now)
+        this.#background(this.#refreshJob(job.id, true))
         break
       case 'paused':
         this.#background(this.#refreshJob(job.id))
@@ -959,6 +1018,9 @@ export class Scheduler<TOwner = unknown> {
         // 'taken' (another instance has it), 'missed' (reported above).
         break
     }
+    if (pending.rest.length > 0 && (outcome.status === 'run' || outcome.status === 'skipped') && this.#state === 'running') {
+      this.#background(this.#claimRest(pending))
+    }
   }
 
   #reportMissed (job: JobRecord, first: number, count: number): void {
@@ -967,20 +1029,10 @@ export class Scheduler<TOwner = unknown> {
     this.#events.emit('job:missed', { id: job.id, scheduledAt: new Date(first), count })
   }
 
-  #retryEarly (job: JobRecord, fire: number, waitMs: number): void {
-    this.#clock.setTimeout(() => {
-      if (this.#state === 'stopped' || job.removed || job.paused) return
-      if (Number.isNaN(job.fire) || fire < job.fire) {
-        this.#queueFire(job, fire)
-        this.#arm()
-      }
-    }, Math.max(1, waitMs))
-  }
-
-  /** Re-reads one job from the store. */
-  async #refreshJob (id: string): Promise<void> {
+  /** Re-reads one job from the store (`resync`: and queues it again from its watermark). */
+  async #refreshJob (id: string, resync = false): Promise<void> {
     const jobs = await (this.#cluster as Cluster).readJobs([id])
-    if (jobs !== null) this.#applyStored(jobs, false)
+    if (jobs !== null) this.#applyStored(jobs, resync)
   }
 
   /** A won claim that won't run (shutting down): ended at once as aborted, so its lease doesn't linger. */
@@ -1021,7 +1073,7 @@ export class Scheduler<TOwner = unknown> {
       this.#logger.warn({ jobId: lost.jobId, runId: lost.runId, instanceId: lost.instanceId }, 'fastify-scheduler: a run was lost (its instance stopped renewing its lease)')
       if (job === undefined || job.options.onLost !== 'rerun' || lost.attempt !== 1 || this.#state !== 'running') continue
       const run = new Run(job, lost.scheduledAt, this.#host)
-      batch.push({ job, claim: { jobId: job.id, kind: 'rerun', scheduledAt: lost.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId }, run, firstMissed: Number.NaN })
+      batch.push({ job, claim: { jobId: job.id, kind: 'rerun', scheduledAt: lost.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId }, run, firstMissed: Number.NaN, rest: [] })
     }
     if (batch.length > 0) this.#background(this.#sendClaims(batch))
   }
