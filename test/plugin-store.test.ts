@@ -63,6 +63,8 @@ t.test('two apps on one store: /jobs shows the fleet, each fire runs once, POST 
   t.match(tick, { stats: { runs: 3, successes: 3 }, lastRun: { status: 'success' } }, 'the fleet\'s stats, read from the store')
   t.ok(['a', 'b'].includes(tick.lastRun?.instanceId as string), 'lastRun.instanceId: who ran it')
   t.match((await a.app.inject('/jobs/tick')).json<JobStatus>(), { stats: { runs: 3 } }, 'GET /jobs/:id reads the store too')
+  await a.app.scheduler.refresh()
+  t.same(a.app.scheduler.getInstances().map((i) => i.id).sort(), ['a', 'b'], 'app.scheduler: refresh() then getInstances()')
 
   const started = await a.app.inject({ method: 'POST', url: '/jobs/long/run' })
   t.equal(started.statusCode, 202, 'a run claimed and started')

@@ -452,6 +452,27 @@ t.test('a job added paused at runtime can be resumed (it is in the store)', asyn
   await fleet.shutdown()
 })
 
+t.test('a pause for a job the store has lost (its rows were wiped) declares the job again, paused', async (t) => {
+  const fleet = new Fleet(START)
+  let runs = 0
+  const a = fleet.join({})
+  a.scheduler.addJob({ id: 'j', trigger: { interval: 1000 }, handler: () => { runs++ } })
+  await a.scheduler.start()
+  await fleet.clock.tick(1000)
+  t.equal(runs, 1)
+  // The store forgets everything (a new database, a flushed Redis).
+  const wiped = new MemoryStore({ clock: fleet.clock })
+  a.store.target = wiped
+  a.scheduler.pauseJob('j')
+  await fleet.clock.tick(3000)
+  t.match(await wiped.readJobs(['j']), [{ id: 'j', paused: true }], 'declared again, with the pause')
+  t.equal(runs, 1, 'and it stays paused')
+  a.scheduler.resumeJob('j')
+  await fleet.clock.tick(2000)
+  t.equal(runs, 3, 'resumed through the new store')
+  await fleet.shutdown()
+})
+
 t.test('runJob right after addJob: the run is not skipped while the store learns of the job', async (t) => {
   const fleet = new Fleet(START)
   const a = fleet.join({})
