@@ -5,11 +5,13 @@
  *
  * Each method is one round trip: the multi-step ones (claim, finish, sweep,
  * reconcile, ...) are PL/pgSQL functions that connect() creates, so a wake
- * costs one statement however many fires are due. Exactly-once comes from row
- * locks: every function that changes jobs first locks the job rows it touches
- * in id order, then run rows in fence order, then the instance row, so
- * concurrent calls from the fleet serialize per job and never deadlock.
- * Times come from the server's clock_timestamp() as epoch ms.
+ * costs one statement however many fires are due; their statements are
+ * set-based, so a call costs about the same per item for 10 items or 10,000
+ * (see schemaDdl). Exactly-once comes from row locks: every function that
+ * changes jobs first locks the job rows it touches in id order, then run rows
+ * in fence order, then the instance row, so concurrent calls from the fleet
+ * serialize per job and never deadlock. Times come from the server's
+ * clock_timestamp() as epoch ms. Needs PostgreSQL 12 or newer.
  *
  * `pg` is an optional peer dependency: only this module imports it.
  */
@@ -57,16 +59,14 @@ const OBJECT_SUFFIXES = {
   runsByLease: 'runs_by_lease',
   reruns: 'reruns',
   instances: 'instances',
-  arrivals: 'instance_arrivals',
+  arrivals: 'arrivals',
   now: 'now',
   pushHash: 'push_hash',
-  liveRuns: 'live_runs',
-  jobView: 'job_view',
   touch: 'touch',
   reconcile: 'reconcile',
   changeJob: 'change_job',
   claim: 'claim',
-  claimOne: 'claim_one',
+  claimSteps: 'claim_steps',
   finish: 'finish',
   heartbeat: 'heartbeat',
   sweep: 'sweep'
@@ -110,14 +110,19 @@ class PostgresStore implements Store {
   /** Set when the store created the pool (and ends it in close()); null for a pool the user owns. */
   readonly #connectionString: string | null
   readonly #names: Names
+  /** What connect() creates, ending with the marker it leaves on the jobs table. */
   readonly #ddl: string
+  /** The jobs table's comment once #ddl ran: when connect() finds it, everything is in place already. */
+  readonly #marker: string
   readonly #subscriptions = new Set<Subscription>()
   #closed = false
 
   constructor (options: PostgresStoreOptions) {
     const { source, schema, prefix } = validate(options)
     this.#names = namesOf(schema, prefix)
-    this.#ddl = schemaDdl(this.#names, schema, prefix)
+    const ddl = schemaDdl(this.#names, schema, prefix)
+    this.#marker = schemaMarker(ddl)
+    this.#ddl = `${ddl}\nCOMMENT ON TABLE ${this.#names.jobs} IS ${pg.escapeLiteral(this.#marker)};\n`
     if ('pool' in source) {
       this.#pool = source.pool
       this.#connectionString = null
@@ -133,6 +138,10 @@ class PostgresStore implements Store {
   }
 
   async connect (): Promise<void> {
+    // Instances of a fleet connect to objects that exist already, as this very code created them:
+    // one quick read, no DDL (re-creating the functions would make every session re-plan them).
+    const [found] = await this.#query('connect', 'SELECT obj_description(to_regclass($1), \'pg_class\') AS result', [this.#names.jobs])
+    if (found.result === this.#marker) return
     await this.#query('connect', this.#ddl)
   }
 
@@ -152,10 +161,11 @@ class PostgresStore implements Store {
   }
 
   async readJobs (ids: readonly string[]): Promise<StoredJob[]> {
-    const { jobs, jobView, now } = this.#names
+    const { jobs, now } = this.#names
+    // The live runs of the jobs asked for first, looked up per job (see schemaDdl: no join of two computed sets).
     return await this.#call('readJobs', `
-      SELECT coalesce(jsonb_agg(${jobView}(j, clock.now) ORDER BY wanted.ord), '[]') AS result
-      FROM (SELECT ${now}() AS now) AS clock
+      SELECT coalesce(json_agg(${jobViewSql('j', runningSql('live.counts', 'j.id'))} ORDER BY wanted.ord), '[]') AS result
+      FROM (${liveMapSql(this.#names, 'live.job_id IN (SELECT unnest($1::text[]))', `(SELECT ${now}())`)}) AS live (counts)
       CROSS JOIN unnest($1::text[]) WITH ORDINALITY AS wanted (id, ord)
       JOIN ${jobs} AS j ON j.id = wanted.id`, [ids])
   }
@@ -193,15 +203,19 @@ class PostgresStore implements Store {
   }
 
   async subscribe (listener: (jobIds: string[]) => void): Promise<() => Promise<void>> {
+    // A closed store opens nothing more (with a connection string, a listener is a client of its own, outside the ended pool).
+    if (this.#closed) throw storeUnavailable(this.kind, this.address, 'subscribe', new Error('the store is closed'))
     const subscription = new Subscription(() => this.#openListenConnection(), this.#names.listenChannel, listener, () => {
       this.#subscriptions.delete(subscription)
     })
+    // Known before it listens, so that a close() meanwhile ends it too.
+    this.#subscriptions.add(subscription)
     try {
       await subscription.start()
     } catch (err) {
+      this.#subscriptions.delete(subscription)
       throw storeUnavailable(this.kind, this.address, 'subscribe', err)
     }
-    this.#subscriptions.add(subscription)
     return async () => { await subscription.close() }
   }
 
@@ -408,13 +422,109 @@ function advisoryKey (name: string): string {
   return digest.readBigInt64BE(0).toString()
 }
 
+/** The fingerprint of a store's DDL, kept as the jobs table's comment: connect() runs the DDL only when it differs. */
+function schemaMarker (ddl: string): string {
+  return `fastify-scheduler ${createHash('sha256').update(ddl).digest('hex').slice(0, 32)}`
+}
+
+/**
+ * The job row `j` as the Store's StoredJob, an SQL expression inlined in each
+ * statement (a function called per row costs more than the row); `running` is
+ * the expression of its live runs. Built as json (text): jsonb would be built
+ * in binary, then printed.
+ */
+function jobViewSql (j: string, running: string): string {
+  return `json_build_object(
+      'id', ${j}.id, 'hash', ${j}.hash, 'definition', ${j}.definition, 'paused', ${j}.paused,
+      'anchorAt', ${j}.anchor_at, 'version', ${j}.version, 'watermark', ${j}.watermark,
+      'stats', json_build_object('runs', ${j}.run_count, 'successes', ${j}.success_count, 'failures', ${j}.failure_count,
+        'missed', ${j}.missed_count, 'skipped', ${j}.skipped_count),
+      'lastRun', ${j}.last_run,
+      'running', ${running})`
+}
+
+/**
+ * The live runs (running, lease not expired at `now`) among the runs table's
+ * rows selected by `where` (on job_id only: the other conditions are the
+ * aggregate's, so the planner's estimate of the rows is the table's), as a
+ * jsonb object job id → count.
+ */
+function liveMapSql (n: Names, where: string, now: string): string {
+  return `SELECT coalesce(jsonb_object_agg(counted.job_id, counted.running), '{}') FROM (
+      SELECT live.job_id, count(*) FILTER (WHERE live.status = 'running' AND live.lease_until > ${now}) AS running
+      FROM ${n.runs} AS live
+      WHERE ${where}
+      GROUP BY live.job_id
+    ) AS counted`
+}
+
+/** A job's live runs looked up in such an object (jsonb finds a key by binary search). */
+function runningSql (map: string, jobId: string): string {
+  return `coalesce((${map} ->> ${jobId})::bigint, 0)`
+}
+
+/** reconcile's declared jobs as rows, in order (ord), with the how-manieth declaration of its id each is. */
+const DECLARED_SQL = `(
+    SELECT d.ord, d.id, d.hash, d.definition, d.paused,
+      row_number() OVER (PARTITION BY d.id ORDER BY d.ord) AS occurrence,
+      count(*) OVER (PARTITION BY d.id) AS occurrences
+    FROM ROWS FROM (jsonb_to_recordset(p_jobs) AS (id text, hash text, definition jsonb, paused boolean))
+      WITH ORDINALITY AS d (id, hash, definition, paused, ord)
+  )`
+
+/** claim's claims as rows, in order (ord), with how many claims of its job the call has and which of them each is. */
+const CLAIMS_SQL = `(
+    SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.max_instances, c.run_id,
+      count(*) OVER (PARTITION BY c.job_id) AS per_job,
+      row_number() OVER (PARTITION BY c.job_id ORDER BY c.ord) AS occurrence
+    FROM ROWS FROM (jsonb_to_recordset(p_claims) AS ("jobId" text, kind text, "scheduledAt" bigint, missed bigint, "maxInstances" bigint, "runId" text))
+      WITH ORDINALITY AS c (job_id, kind, scheduled_at, missed, max_instances, run_id, ord)
+  )`
+
+/**
+ * Every statement of a function that handles a batch is planned for the call,
+ * with the sizes its tables have then and its inputs as constants: PL/pgSQL
+ * would otherwise keep a generic plan made once, maybe when the tables were
+ * nearly empty, whose nested loops over a scan believed to hold 3 rows are
+ * quadratic once it holds thousands. Planning costs well under a millisecond.
+ */
+const PLANNED_PER_CALL = 'SET plan_cache_mode = force_custom_plan'
+
+/** The functions' signatures, dropped before they are created again: CREATE OR REPLACE can't change what a function returns. */
+function functionSignatures (n: Names): string[] {
+  return [
+    `${n.reconcile}(text, jsonb)`,
+    `${n.changeJob}(text, jsonb)`,
+    `${n.claimSteps}(jsonb, jsonb, jsonb, bigint, bigint)`,
+    `${n.claim}(text, jsonb, bigint)`,
+    `${n.finish}(text, jsonb)`,
+    `${n.heartbeat}(text, bigint[], bigint)`,
+    `${n.sweep}()`
+  ]
+}
+
 /**
  * Everything connect() creates, as one multi-statement query: PostgreSQL runs
  * it as one implicit transaction, so the advisory lock taken first is held
  * to the end and instances connecting at once create the objects one after
  * the other (CREATE ... IF NOT EXISTS alone still races on the catalogs).
+ * (The constructor adds the marker: see schemaMarker.)
+ *
+ * The functions are set-based: each statement handles every item of the call
+ * (one INSERT ... SELECT, UPDATE ... FROM, DELETE of them all), never one
+ * statement per item, and results are built by one json_agg ordered by the
+ * items' order. They are also written so that no plan is quadratic whatever
+ * the planner believes: the tables' statistics often predate a bulk change
+ * (runs come and go), and a scan estimated at one row that returns thousands
+ * would otherwise be joined by comparing every pair. So:
+ * - a set of ids or fences an item must be in is a jsonb object, whose keys
+ *   are found by binary search: a filter, never a join;
+ * - tables are joined on their keys only (their size, unlike a filter's
+ *   selectivity, is known from their pages);
+ * - two computed sets are never joined, they are grouped together.
  */
 function schemaDdl (n: Names, schema: string, prefix: string): string {
+  const fences = pg.escapeLiteral(n.fences)
   return `
 SET LOCAL client_min_messages TO warning;
 SELECT pg_advisory_xact_lock(${advisoryKey(`${schema}.${prefix}`)});
@@ -477,6 +587,8 @@ CREATE TABLE IF NOT EXISTS ${n.instances} (
   arrival bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME ${n.arrivals})
 );
 
+${functionSignatures(n).map((signature) => `DROP FUNCTION IF EXISTS ${signature};`).join('\n')}
+
 -- The store's clock: clock_timestamp(), not now() (frozen for the whole transaction).
 CREATE OR REPLACE FUNCTION ${n.now}() RETURNS bigint LANGUAGE sql VOLATILE AS $fn$
   SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint
@@ -486,43 +598,32 @@ CREATE OR REPLACE FUNCTION ${n.pushHash}(p_history text[], p_hash text) RETURNS 
   SELECT (array_prepend(p_hash, array_remove(p_history, p_hash)))[1:${HASH_HISTORY}]
 $fn$;
 
--- Runs live in the fleet: running with an unexpired lease.
-CREATE OR REPLACE FUNCTION ${n.liveRuns}(p_job_id text, p_now bigint) RETURNS bigint LANGUAGE sql STABLE AS $fn$
-  SELECT count(*) FROM ${n.runs} WHERE job_id = p_job_id AND status = 'running' AND lease_until > p_now
-$fn$;
-
--- A job row as the Store's StoredJob.
-CREATE OR REPLACE FUNCTION ${n.jobView}(j ${n.jobs}, p_now bigint) RETURNS jsonb LANGUAGE sql STABLE AS $fn$
-  SELECT jsonb_build_object(
-    'id', j.id, 'hash', j.hash, 'definition', j.definition, 'paused', j.paused,
-    'anchorAt', j.anchor_at, 'version', j.version, 'watermark', j.watermark,
-    'stats', jsonb_build_object('runs', j.run_count, 'successes', j.success_count, 'failures', j.failure_count,
-      'missed', j.missed_count, 'skipped', j.skipped_count),
-    'lastRun', j.last_run,
-    'running', ${n.liveRuns}(j.id, p_now))
-$fn$;
-
 -- An instance reached the store. Called last in each function: the instance row is the last lock taken.
 CREATE OR REPLACE FUNCTION ${n.touch}(p_instance text, p_now bigint) RETURNS void LANGUAGE sql AS $fn$
   INSERT INTO ${n.instances} (id, heartbeat_at, started_at) VALUES (p_instance, p_now, p_now)
   ON CONFLICT (id) DO UPDATE SET heartbeat_at = EXCLUDED.heartbeat_at
 $fn$;
 
--- One atomic upsert per declared job, in id order (the order claims lock in).
-CREATE OR REPLACE FUNCTION ${n.reconcile}(p_instance text, p_jobs jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+-- One upsert of every declared job, in id order (the order claims lock in; ON CONFLICT locks
+-- the rows it leaves unchanged too). An id declared k times takes k rounds (an upsert can't
+-- touch a row twice), the job shown as each declaration left it, as memory.ts does.
+CREATE FUNCTION ${n.reconcile}(p_instance text, p_jobs jsonb) RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
 DECLARE
   v_now bigint := ${n.now}();
-  v_job record;
-  v_stored jsonb;
+  v_rounds bigint;
+  v_live jsonb;
+  -- The job after each declaration followed by another of its id, by ord.
+  v_snapshots jsonb := '{}';
+  v_stored json;
 BEGIN
-  FOR v_job IN
-    SELECT d.value->>'id' AS id, d.value->>'hash' AS hash, d.value->'definition' AS definition, (d.value->>'paused')::boolean AS paused
-    FROM jsonb_array_elements(p_jobs) WITH ORDINALITY AS d (value, ord)
-    ORDER BY 1, d.ord
-  LOOP
+  SELECT max(d.occurrences) INTO v_rounds FROM ${DECLARED_SQL} AS d;
+  FOR v_round IN 1..coalesce(v_rounds, 0) LOOP
     -- A new job is inserted; a known one is redefined only for a hash never stored before; paused is never reset.
     INSERT INTO ${n.jobs} AS j (id, hash, hash_history, definition, paused, anchor_at)
-    VALUES (v_job.id, v_job.hash, ARRAY[v_job.hash], v_job.definition, v_job.paused, v_now)
+    SELECT d.id, d.hash, ARRAY[d.hash], d.definition, d.paused, v_now
+    FROM ${DECLARED_SQL} AS d
+    WHERE d.occurrence = v_round
+    ORDER BY d.id
     ON CONFLICT (id) DO UPDATE SET
       hash = EXCLUDED.hash,
       hash_history = ${n.pushHash}(j.hash_history, EXCLUDED.hash),
@@ -530,21 +631,40 @@ BEGIN
       anchor_at = EXCLUDED.anchor_at,
       version = j.version + 1
     WHERE j.hash <> EXCLUDED.hash AND NOT EXCLUDED.hash = ANY (j.hash_history);
+    IF v_round = 1 THEN
+      -- Every declared job is locked now: its live runs stay as counted until this call ends.
+      v_live := (${liveMapSql(n, 'true', 'v_now')});
+    END IF;
+    IF v_round < v_rounds THEN
+      SELECT v_snapshots || coalesce(jsonb_object_agg(d.ord::text, ${jobViewSql('j', runningSql('v_live', 'j.id'))}::jsonb), '{}') INTO v_snapshots
+      FROM ${DECLARED_SQL} AS d
+      JOIN ${n.jobs} AS j ON j.id = d.id
+      WHERE d.occurrence = v_round AND d.occurrence < d.occurrences;
+    END IF;
   END LOOP;
-  SELECT coalesce(jsonb_agg(${n.jobView}(j, v_now) ORDER BY d.ord), '[]') INTO v_stored
-  FROM jsonb_array_elements(p_jobs) WITH ORDINALITY AS d (value, ord)
-  JOIN ${n.jobs} AS j ON j.id = d.value->>'id';
+  SELECT coalesce(json_agg(
+      CASE WHEN d.occurrence < d.occurrences THEN (v_snapshots -> d.ord::text)::json ELSE ${jobViewSql('j', runningSql('v_live', 'j.id'))} END
+      ORDER BY d.ord), '[]') INTO v_stored
+  FROM ${DECLARED_SQL} AS d
+  JOIN ${n.jobs} AS j ON j.id = d.id;
   PERFORM ${n.touch}(p_instance, v_now);
   RETURN v_stored;
 END
 $fn$;
 
 -- Pause, resume or redefine; the notification is sent when this transaction commits.
-CREATE OR REPLACE FUNCTION ${n.changeJob}(p_id text, p_change jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+CREATE FUNCTION ${n.changeJob}(p_id text, p_change jsonb) RETURNS json LANGUAGE plpgsql AS $fn$
 DECLARE
   v_now bigint := ${n.now}();
-  v_job ${n.jobs};
+  v_live jsonb;
+  v_stored json;
 BEGIN
+  -- Locked first, so that its live runs stay as counted.
+  PERFORM 1 FROM ${n.jobs} WHERE id = p_id FOR UPDATE;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  v_live := (${liveMapSql(n, 'live.job_id = p_id', 'v_now')});
   IF p_change ? 'definition' THEN
     UPDATE ${n.jobs} AS j SET
       definition = p_change->'definition',
@@ -553,7 +673,7 @@ BEGIN
       anchor_at = v_now,
       version = j.version + 1
     WHERE j.id = p_id
-    RETURNING j.* INTO v_job;
+    RETURNING ${jobViewSql('j', runningSql('v_live', 'j.id'))} INTO v_stored;
   ELSE
     UPDATE ${n.jobs} AS j SET
       paused = (p_change->>'paused')::boolean,
@@ -561,178 +681,297 @@ BEGIN
       anchor_at = CASE WHEN j.paused AND NOT (p_change->>'paused')::boolean THEN v_now ELSE j.anchor_at END,
       version = j.version + 1
     WHERE j.id = p_id
-    RETURNING j.* INTO v_job;
-  END IF;
-  IF NOT FOUND THEN
-    RETURN NULL;
+    RETURNING ${jobViewSql('j', runningSql('v_live', 'j.id'))} INTO v_stored;
   END IF;
   PERFORM pg_notify(${n.notifyChannel}, p_id);
-  RETURN ${n.jobView}(v_job, v_now);
+  RETURN v_stored;
 END
 $fn$;
 
--- memory.ts #claimOne, with the job row locked by the caller.
-CREATE OR REPLACE FUNCTION ${n.claimOne}(p_instance text, p_claim jsonb, p_lease_ms bigint, p_now bigint) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+-- The decisions of memory.ts #claimOne for the claims of jobs claimed more than once in the
+-- call: those must be decided one after the other (the watermark moves, a run just won counts
+-- against maxInstances), here in one loop over them in (job, order), with the job's state in
+-- variables: no statement per claim. It only reads (the calling statement's snapshot); the
+-- caller writes the outcomes. p_locked: the ids of the jobs the caller locked (others are
+-- unknown); p_live: their live runs. Claims of a job claimed once are decided by claim's
+-- statement itself, by the same rules.
+CREATE FUNCTION ${n.claimSteps}(p_claims jsonb, p_locked jsonb, p_live jsonb, p_now bigint, p_lease_ms bigint)
+RETURNS TABLE (o_ord bigint, o_job_id text, o_kind text, o_scheduled_at bigint, o_missed bigint, o_run_id text, o_status text)
+LANGUAGE plpgsql STABLE ${PLANNED_PER_CALL} AS $fn$
 DECLARE
-  v_job_id text := p_claim->>'jobId';
-  v_kind text := p_claim->>'kind';
-  v_scheduled_at bigint := (p_claim->>'scheduledAt')::bigint;
-  v_job ${n.jobs};
-  v_fence bigint;
+  v_claim record;
+  v_watermark bigint;
+  v_live bigint;
 BEGIN
-  -- FOR UPDATE again: a job inserted after the caller's lock (by a concurrent reconcile) is locked here.
-  SELECT * INTO v_job FROM ${n.jobs} WHERE id = v_job_id FOR UPDATE;
-  IF NOT FOUND THEN
-    RETURN '{"status":"unknown"}';
-  END IF;
-  IF v_kind IN ('fire', 'missed') THEN
-    IF v_scheduled_at > p_now THEN
-      RETURN jsonb_build_object('status', 'early', 'now', p_now);
+  FOR v_claim IN
+    SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.run_id, c.max_instances, c.occurrence,
+      j.id IS NOT NULL AND p_locked ? j.id AS known, j.paused, j.watermark,
+      ${runningSql('p_live', 'c.job_id')} AS live,
+      c.kind = 'rerun' AND EXISTS (SELECT 1 FROM ${n.reruns} AS r WHERE r.job_id = c.job_id AND r.scheduled_at = c.scheduled_at) AS rerun_done,
+      row_number() OVER (PARTITION BY c.job_id, c.kind, c.scheduled_at ORDER BY c.ord) = 1 AS first_of_fire
+    FROM ${CLAIMS_SQL} AS c
+    LEFT JOIN ${n.jobs} AS j ON j.id = c.job_id
+    WHERE c.per_job > 1
+    ORDER BY c.job_id, c.ord
+  LOOP
+    IF v_claim.occurrence = 1 THEN
+      v_watermark := v_claim.watermark;
+      v_live := v_claim.live;
     END IF;
-    IF v_job.watermark IS NOT NULL AND v_scheduled_at <= v_job.watermark THEN
-      RETURN '{"status":"taken"}';
+    o_ord := v_claim.ord;
+    o_job_id := v_claim.job_id;
+    o_kind := v_claim.kind;
+    o_scheduled_at := v_claim.scheduled_at;
+    o_missed := v_claim.missed;
+    o_run_id := v_claim.run_id;
+    IF NOT v_claim.known THEN
+      o_status := 'unknown';
+    ELSIF v_claim.kind IN ('fire', 'missed') AND v_claim.scheduled_at > p_now THEN
+      o_status := 'early';
+    ELSIF v_claim.kind IN ('fire', 'missed') AND v_claim.scheduled_at <= v_watermark THEN
+      o_status := 'taken';
+    ELSIF v_claim.rerun_done THEN
+      o_status := 'taken';
+    ELSIF v_claim.kind IN ('fire', 'missed', 'rerun') AND v_claim.paused THEN
+      o_status := 'paused';
+    ELSIF v_claim.kind = 'rerun' AND NOT v_claim.first_of_fire THEN
+      -- An earlier claim of the call reruns this fire.
+      o_status := 'taken';
+    ELSIF v_claim.kind = 'missed' THEN
+      v_watermark := v_claim.scheduled_at;
+      o_status := 'missed';
+    ELSE
+      IF v_claim.kind = 'fire' THEN
+        v_watermark := v_claim.scheduled_at;
+      END IF;
+      IF v_live >= v_claim.max_instances THEN
+        o_status := 'skipped';
+      ELSE
+        o_status := 'run';
+        -- A run won here is live for the next claims of its job, unless its lease has already expired.
+        IF p_lease_ms > 0 THEN
+          v_live := v_live + 1;
+        END IF;
+      END IF;
     END IF;
-    IF v_job.paused THEN
-      RETURN '{"status":"paused"}';
-    END IF;
-    UPDATE ${n.jobs} SET watermark = v_scheduled_at, missed_count = missed_count + (p_claim->>'missed')::bigint WHERE id = v_job_id;
-    IF v_kind = 'missed' THEN
-      RETURN '{"status":"missed"}';
-    END IF;
-  ELSIF v_kind = 'rerun' THEN
-    IF EXISTS (SELECT 1 FROM ${n.reruns} WHERE job_id = v_job_id AND scheduled_at = v_scheduled_at) THEN
-      RETURN '{"status":"taken"}';
-    END IF;
-    IF v_job.paused THEN
-      RETURN '{"status":"paused"}';
-    END IF;
-    INSERT INTO ${n.reruns} (job_id, scheduled_at) VALUES (v_job_id, v_scheduled_at);
-  END IF;
-  IF ${n.liveRuns}(v_job_id, p_now) >= (p_claim->>'maxInstances')::bigint THEN
-    UPDATE ${n.jobs} SET skipped_count = skipped_count + 1 WHERE id = v_job_id;
-    RETURN '{"status":"skipped"}';
-  END IF;
-  INSERT INTO ${n.runs} (job_id, run_id, scheduled_at, attempt, instance_id, started_at, lease_until)
-  VALUES (v_job_id, p_claim->>'runId', v_scheduled_at, CASE WHEN v_kind = 'rerun' THEN 2 ELSE 1 END, p_instance, p_now, p_now + p_lease_ms)
-  RETURNING fence INTO v_fence;
-  UPDATE ${n.jobs} SET run_count = run_count + 1 WHERE id = v_job_id;
-  RETURN jsonb_build_object('status', 'run', 'fence', v_fence);
+    RETURN NEXT;
+  END LOOP;
 END
 $fn$;
 
--- Every claim of a wake, in order; the jobs are locked first, in id order, so claims of
--- the same fires from several instances serialize per job (one wins) and never deadlock.
-CREATE OR REPLACE FUNCTION ${n.claim}(p_instance text, p_claims jsonb, p_lease_ms bigint) RETURNS jsonb LANGUAGE plpgsql AS $fn$
+-- Every claim of a wake, with its outcome in order. The jobs are locked first, in id order, so
+-- claims of the same fires from several instances serialize per job (one wins) and never
+-- deadlock. Then one statement decides every claim, records the runs (fences drawn in the
+-- claims' order, as memory.ts), the reruns and the jobs' counts and watermarks, and returns the outcomes.
+CREATE FUNCTION ${n.claim}(p_instance text, p_claims jsonb, p_lease_ms bigint) RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
 DECLARE
   v_now bigint;
-  v_claim jsonb;
-  v_outcomes jsonb[] := '{}';
+  -- The locked jobs' ids, as the keys of an object, and how many.
+  v_locked jsonb;
+  v_locked_count bigint;
+  v_live jsonb;
+  v_outcomes json;
 BEGIN
-  PERFORM 1 FROM ${n.jobs}
-  WHERE id IN (SELECT e.c->>'jobId' FROM jsonb_array_elements(p_claims) AS e (c))
-  ORDER BY id FOR UPDATE;
+  SELECT coalesce(jsonb_object_agg(locked.id, true), '{}'), count(*) INTO v_locked, v_locked_count FROM (
+    SELECT j.id FROM ${n.jobs} AS j
+    WHERE j.id IN (SELECT e.c->>'jobId' FROM jsonb_array_elements(p_claims) AS e (c))
+    ORDER BY j.id FOR UPDATE
+  ) AS locked;
   -- Read after the locks: a claim that waited decides by the time it got them.
   v_now := ${n.now}();
-  FOR v_claim IN SELECT c FROM jsonb_array_elements(p_claims) WITH ORDINALITY AS e (c, ord) ORDER BY ord LOOP
-    v_outcomes := v_outcomes || ${n.claimOne}(p_instance, v_claim, p_lease_ms, v_now);
-  END LOOP;
-  PERFORM ${n.touch}(p_instance, v_now);
-  RETURN to_jsonb(v_outcomes);
-END
-$fn$;
-
--- Runs' ends, accepted only from the live run's owner with its fence.
-CREATE OR REPLACE FUNCTION ${n.finish}(p_instance text, p_ends jsonb) RETURNS jsonb LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_end jsonb;
-  v_run ${n.runs};
-  v_found boolean;
-  v_accepted boolean[] := '{}';
-BEGIN
-  PERFORM 1 FROM ${n.jobs}
-  WHERE id IN (SELECT job_id FROM ${n.runs} WHERE fence IN (SELECT (x.e->>'fence')::bigint FROM jsonb_array_elements(p_ends) AS x (e)))
-  ORDER BY id FOR UPDATE;
-  PERFORM 1 FROM ${n.runs}
-  WHERE fence IN (SELECT (x.e->>'fence')::bigint FROM jsonb_array_elements(p_ends) AS x (e))
-  ORDER BY fence FOR UPDATE;
-  FOR v_end IN SELECT e FROM jsonb_array_elements(p_ends) WITH ORDINALITY AS x (e, ord) ORDER BY ord LOOP
-    DELETE FROM ${n.runs}
-    WHERE fence = (v_end->>'fence')::bigint AND instance_id = p_instance AND status = 'running'
-    RETURNING * INTO v_run;
-    v_found := FOUND;
-    IF v_found THEN
-      UPDATE ${n.jobs} SET
-        success_count = success_count + CASE WHEN v_end->>'status' = 'success' THEN 1 ELSE 0 END,
-        failure_count = failure_count + CASE WHEN v_end->>'status' = 'success' THEN 0 ELSE 1 END,
-        last_run = jsonb_build_object(
-          'runId', v_run.run_id, 'scheduledAt', v_run.scheduled_at,
-          'startedAt', v_end->'startedAt', 'finishedAt', v_end->'finishedAt', 'durationMs', v_end->'durationMs',
-          'status', v_end->'status', 'error', v_end->'error', 'instanceId', p_instance)
-      WHERE id = v_run.job_id;
-    END IF;
-    v_accepted := v_accepted || v_found;
-  END LOOP;
-  RETURN to_jsonb(v_accepted);
-END
-$fn$;
-
--- Renews the leases of the instance's runs that are still its own and live; the others are lost to it.
-CREATE OR REPLACE FUNCTION ${n.heartbeat}(p_instance text, p_fences bigint[], p_lease_ms bigint) RETURNS jsonb LANGUAGE plpgsql AS $fn$
-DECLARE
-  v_now bigint := ${n.now}();
-  v_renewed bigint[];
-  v_lost jsonb;
-BEGIN
-  WITH mine AS (
-    SELECT fence FROM ${n.runs}
-    WHERE fence = ANY (p_fences) AND instance_id = p_instance AND status = 'running'
-    ORDER BY fence FOR UPDATE
-  ), renewed AS (
-    UPDATE ${n.runs} AS r SET lease_until = v_now + p_lease_ms FROM mine WHERE r.fence = mine.fence RETURNING r.fence
+  v_live := (${liveMapSql(n, 'live.job_id IN (SELECT jsonb_object_keys(v_locked))', 'v_now')});
+  WITH decided AS MATERIALIZED (
+    SELECT d.*, CASE WHEN d.status = 'run' THEN nextval(${fences}) END AS fence
+    FROM (
+      SELECT * FROM (
+        SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.run_id,
+          CASE
+            -- A job a concurrent reconcile inserted after the locks above is unknown to this call.
+            WHEN j.id IS NULL OR NOT v_locked ? j.id THEN 'unknown'
+            WHEN c.kind IN ('fire', 'missed') AND c.scheduled_at > v_now THEN 'early'
+            WHEN c.kind IN ('fire', 'missed') AND c.scheduled_at <= j.watermark THEN 'taken'
+            WHEN c.kind = 'rerun' AND EXISTS (SELECT 1 FROM ${n.reruns} AS r WHERE r.job_id = c.job_id AND r.scheduled_at = c.scheduled_at) THEN 'taken'
+            WHEN c.kind IN ('fire', 'missed', 'rerun') AND j.paused THEN 'paused'
+            WHEN c.kind = 'missed' THEN 'missed'
+            WHEN ${runningSql('v_live', 'c.job_id')} >= c.max_instances THEN 'skipped'
+            ELSE 'run'
+          END AS status
+        FROM ${CLAIMS_SQL} AS c
+        LEFT JOIN ${n.jobs} AS j ON j.id = c.job_id
+        WHERE c.per_job = 1
+        UNION ALL
+        -- Not even called when each claim is of another job (as many as the jobs locked), nearly always.
+        SELECT * FROM ${n.claimSteps}(p_claims, v_locked, v_live, v_now, p_lease_ms) WHERE v_locked_count < jsonb_array_length(p_claims)
+      ) AS u
+      -- Sorted before the fences are drawn: they follow the claims' order.
+      ORDER BY u.ord
+    ) AS d
+  ),
+  new_runs AS (
+    INSERT INTO ${n.runs} (fence, job_id, run_id, scheduled_at, attempt, instance_id, started_at, lease_until) OVERRIDING SYSTEM VALUE
+    SELECT d.fence, d.job_id, d.run_id, d.scheduled_at, CASE WHEN d.kind = 'rerun' THEN 2 ELSE 1 END, p_instance, v_now, v_now + p_lease_ms
+    FROM decided AS d WHERE d.status = 'run'
+  ),
+  new_reruns AS (
+    INSERT INTO ${n.reruns} (job_id, scheduled_at)
+    SELECT d.job_id, d.scheduled_at FROM decided AS d WHERE d.kind = 'rerun' AND d.status IN ('run', 'skipped')
+  ),
+  counted AS (
+    -- A fire or missed fire won moves the watermark (to the latest: each was after it) and counts its missed fires.
+    UPDATE ${n.jobs} AS jobs SET
+      watermark = coalesce(t.watermark, jobs.watermark),
+      missed_count = jobs.missed_count + t.missed,
+      skipped_count = jobs.skipped_count + t.skipped,
+      run_count = jobs.run_count + t.runs
+    FROM (
+      SELECT d.job_id,
+        max(d.scheduled_at) FILTER (WHERE d.kind IN ('fire', 'missed')) AS watermark,
+        coalesce(sum(d.missed) FILTER (WHERE d.kind IN ('fire', 'missed')), 0) AS missed,
+        count(*) FILTER (WHERE d.status = 'skipped') AS skipped,
+        count(*) FILTER (WHERE d.status = 'run') AS runs
+      FROM decided AS d
+      WHERE d.status IN ('run', 'skipped', 'missed')
+      GROUP BY d.job_id
+    ) AS t
+    WHERE jobs.id = t.job_id
   )
-  SELECT coalesce(array_agg(fence), '{}') INTO v_renewed FROM renewed;
-  SELECT coalesce(jsonb_agg(f ORDER BY ord), '[]') INTO v_lost
-  FROM unnest(p_fences) WITH ORDINALITY AS u (f, ord)
-  WHERE f <> ALL (v_renewed);
+  SELECT coalesce(json_agg(
+      CASE d.status
+        WHEN 'run' THEN json_build_object('status', 'run', 'fence', d.fence)
+        WHEN 'early' THEN json_build_object('status', 'early', 'now', v_now)
+        ELSE json_build_object('status', d.status)
+      END ORDER BY d.ord), '[]') INTO v_outcomes
+  FROM decided AS d;
   PERFORM ${n.touch}(p_instance, v_now);
-  RETURN jsonb_build_object('now', v_now, 'lost', v_lost);
+  RETURN v_outcomes;
 END
 $fn$;
 
--- Live runs whose lease expired become lost. Their rows are locked (jobs first, then runs in
--- fence order) and deleted, so each is returned to one sweeper only.
-CREATE OR REPLACE FUNCTION ${n.sweep}() RETURNS jsonb LANGUAGE plpgsql AS $fn$
+-- Runs' ends, accepted only from the live run's owner with its fence (the first end of a fence
+-- in the call; a repeat is refused). Locks: the runs' jobs in id order, then the runs in fence order.
+CREATE FUNCTION ${n.finish}(p_instance text, p_ends jsonb) RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
+DECLARE
+  -- Each fence's first end, with its position: fence → end.
+  v_ends jsonb;
+  -- The fences of the runs ended: fence → true.
+  v_ended jsonb;
+  v_accepted json;
+BEGIN
+  SELECT coalesce(jsonb_object_agg(e.fence::text, jsonb_build_object(
+      'ord', e.ord, 'status', e.status, 'startedAt', e.started_at, 'finishedAt', e.finished_at, 'durationMs', e.duration_ms, 'error', e.error)
+      -- The last value given for a key is kept: the first end of a fence, here.
+      ORDER BY e.ord DESC), '{}') INTO v_ends
+  FROM ROWS FROM (jsonb_to_recordset(p_ends) AS (fence bigint, status text, "startedAt" jsonb, "finishedAt" jsonb, "durationMs" jsonb, error jsonb))
+    WITH ORDINALITY AS e (fence, status, started_at, finished_at, duration_ms, error, ord);
+  PERFORM 1 FROM ${n.jobs}
+  WHERE id IN (SELECT r.job_id FROM ${n.runs} AS r WHERE r.instance_id = p_instance AND r.status = 'running' AND v_ends ? r.fence::text)
+  ORDER BY id FOR UPDATE;
+  PERFORM 1 FROM ${n.runs} AS r
+  WHERE r.instance_id = p_instance AND r.status = 'running' AND v_ends ? r.fence::text
+  ORDER BY r.fence FOR UPDATE;
+  WITH ended AS (
+    DELETE FROM ${n.runs} AS r
+    WHERE r.instance_id = p_instance AND r.status = 'running' AND v_ends ? r.fence::text
+    RETURNING r.fence, r.job_id, r.run_id, r.scheduled_at, v_ends -> r.fence::text AS e
+  ),
+  counted AS (
+    UPDATE ${n.jobs} AS jobs SET
+      success_count = jobs.success_count + t.successes,
+      failure_count = jobs.failure_count + t.failures,
+      last_run = t.last_run
+    FROM (
+      SELECT d.job_id,
+        count(*) FILTER (WHERE d.e->>'status' = 'success') AS successes,
+        count(*) FILTER (WHERE d.e->>'status' <> 'success') AS failures,
+        -- The job's last run: its latest end in the call.
+        (array_agg(jsonb_build_object(
+          'runId', d.run_id, 'scheduledAt', d.scheduled_at,
+          'startedAt', d.e->'startedAt', 'finishedAt', d.e->'finishedAt', 'durationMs', d.e->'durationMs',
+          'status', d.e->'status', 'error', d.e->'error', 'instanceId', p_instance) ORDER BY (d.e->>'ord')::bigint DESC))[1] AS last_run
+      FROM ended AS d
+      GROUP BY d.job_id
+    ) AS t
+    WHERE jobs.id = t.job_id
+  )
+  SELECT coalesce(jsonb_object_agg(ended.fence::text, true), '{}') INTO v_ended FROM ended;
+  SELECT coalesce(json_agg(v_ended ? e.fence AND (v_ends -> e.fence ->> 'ord')::bigint = e.ord ORDER BY e.ord), '[]') INTO v_accepted
+  FROM jsonb_array_elements(p_ends) WITH ORDINALITY AS x (value, ord)
+  CROSS JOIN LATERAL (SELECT ((x.value->>'fence')::bigint)::text AS fence, x.ord) AS e;
+  RETURN v_accepted;
+END
+$fn$;
+
+-- Renews the leases of the instance's runs that are still its own and live (locked in fence
+-- order first); the others are lost to it, in the order given.
+CREATE FUNCTION ${n.heartbeat}(p_instance text, p_fences bigint[], p_lease_ms bigint) RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
 DECLARE
   v_now bigint := ${n.now}();
-  v_job_ids text[];
-  v_run ${n.runs};
-  v_lost jsonb[] := '{}';
+  -- The fences given, then those renewed: fence → true.
+  v_given jsonb;
+  v_renewed jsonb;
+  v_lost json;
 BEGIN
-  SELECT coalesce(array_agg(locked.id), '{}') INTO v_job_ids FROM (
-    SELECT id FROM ${n.jobs}
-    WHERE id IN (SELECT job_id FROM ${n.runs} WHERE status = 'running' AND lease_until <= v_now)
-    ORDER BY id FOR UPDATE
-  ) AS locked;
-  -- Runs that expired after the jobs were locked are left to the next sweep.
-  FOR v_run IN
-    SELECT * FROM ${n.runs}
-    WHERE status = 'running' AND lease_until <= v_now AND job_id = ANY (v_job_ids)
-    ORDER BY fence FOR UPDATE
-  LOOP
-    DELETE FROM ${n.runs} WHERE fence = v_run.fence;
-    UPDATE ${n.jobs} SET
-      failure_count = failure_count + 1,
-      last_run = jsonb_build_object(
-        'runId', v_run.run_id, 'scheduledAt', v_run.scheduled_at, 'startedAt', v_run.started_at,
-        'finishedAt', NULL, 'durationMs', NULL, 'status', 'lost',
-        'error', jsonb_build_object('name', 'LostRunError', 'message', format('instance %s stopped renewing the run''s lease', v_run.instance_id)),
-        'instanceId', v_run.instance_id)
-    WHERE id = v_run.job_id;
-    v_lost := v_lost || jsonb_build_object(
-      'jobId', v_run.job_id, 'runId', v_run.run_id, 'fence', v_run.fence, 'scheduledAt', v_run.scheduled_at,
-      'instanceId', v_run.instance_id, 'attempt', v_run.attempt);
-  END LOOP;
-  RETURN to_jsonb(v_lost);
+  SELECT coalesce(jsonb_object_agg(f::text, true), '{}') INTO v_given FROM unnest(p_fences) AS f;
+  PERFORM 1 FROM ${n.runs} AS r
+  WHERE r.instance_id = p_instance AND r.status = 'running' AND v_given ? r.fence::text
+  ORDER BY r.fence FOR UPDATE;
+  WITH renewed AS (
+    UPDATE ${n.runs} AS r SET lease_until = v_now + p_lease_ms
+    WHERE r.instance_id = p_instance AND r.status = 'running' AND v_given ? r.fence::text
+    RETURNING r.fence
+  )
+  SELECT coalesce(jsonb_object_agg(renewed.fence::text, true), '{}') INTO v_renewed FROM renewed;
+  SELECT coalesce(json_agg(u.fence ORDER BY u.ord), '[]') INTO v_lost
+  FROM unnest(p_fences) WITH ORDINALITY AS u (fence, ord)
+  WHERE NOT v_renewed ? u.fence::text;
+  PERFORM ${n.touch}(p_instance, v_now);
+  RETURN json_build_object('now', v_now, 'lost', v_lost);
+END
+$fn$;
+
+-- Live runs whose lease expired become lost. Their jobs are locked in id order, then the runs in
+-- fence order, and deleted, so each is returned to one sweeper only; the job's last run is the
+-- latest swept (in fence order, as memory.ts).
+CREATE FUNCTION ${n.sweep}() RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
+DECLARE
+  v_now bigint := ${n.now}();
+  -- The jobs' ids, as the keys of an object.
+  v_jobs jsonb;
+  v_lost json;
+BEGIN
+  SELECT coalesce(jsonb_object_agg(expired.job_id, true), '{}') INTO v_jobs
+  FROM (SELECT DISTINCT r.job_id FROM ${n.runs} AS r WHERE r.status = 'running' AND r.lease_until <= v_now) AS expired;
+  PERFORM 1 FROM ${n.jobs} WHERE id IN (SELECT jsonb_object_keys(v_jobs)) ORDER BY id FOR UPDATE;
+  -- Runs of other jobs that expired meanwhile are left to the next sweep (their jobs are not locked).
+  PERFORM 1 FROM ${n.runs} AS r
+  WHERE r.status = 'running' AND r.lease_until <= v_now AND v_jobs ? r.job_id
+  ORDER BY r.fence FOR UPDATE;
+  WITH swept AS (
+    DELETE FROM ${n.runs} AS r
+    WHERE r.status = 'running' AND r.lease_until <= v_now AND v_jobs ? r.job_id
+    RETURNING r.*
+  ),
+  counted AS (
+    UPDATE ${n.jobs} AS jobs SET
+      failure_count = jobs.failure_count + t.lost,
+      last_run = t.last_run
+    FROM (
+      SELECT s.job_id, count(*) AS lost,
+        (array_agg(jsonb_build_object(
+          'runId', s.run_id, 'scheduledAt', s.scheduled_at, 'startedAt', s.started_at,
+          'finishedAt', NULL, 'durationMs', NULL, 'status', 'lost',
+          'error', jsonb_build_object('name', 'LostRunError', 'message', format('instance %s stopped renewing the run''s lease', s.instance_id)),
+          'instanceId', s.instance_id) ORDER BY s.fence DESC))[1] AS last_run
+      FROM swept AS s
+      GROUP BY s.job_id
+    ) AS t
+    WHERE jobs.id = t.job_id
+  )
+  SELECT coalesce(json_agg(json_build_object(
+      'jobId', s.job_id, 'runId', s.run_id, 'fence', s.fence, 'scheduledAt', s.scheduled_at,
+      'instanceId', s.instance_id, 'attempt', s.attempt) ORDER BY s.fence), '[]') INTO v_lost
+  FROM swept AS s;
+  RETURN v_lost;
 END
 $fn$;
 `

@@ -56,7 +56,7 @@ export interface StoredJob {
   paused: boolean
   /** Intervals are anchored here; fires before it are never due (set at creation, redefinition and resume). */
   anchorAt: number
-  /** Bumped by every change (redefinition, pause, resume, reschedule): instances compare it to re-read. */
+  /** Bumped by every change (redefinition, pause, resume of a paused job, reschedule): instances compare it to re-read. */
   version: number
   /** The latest settled fire (run, skipped or missed); null before the first. Fires at or before it are never claimed again. */
   watermark: number | null
@@ -69,11 +69,11 @@ export interface StoredJob {
 export type ClaimKind =
   /** A scheduled fire: claimed once across the fleet, only when due by the store's clock and after the watermark. */
   | 'fire'
-  /** Fires too late to run (misfireGraceTime): nothing runs; the watermark advances to `scheduledAt` and `missed` is counted once. */
+  /** Fires too late to run (misfireGraceTime): nothing runs; the watermark advances to `scheduledAt` and `missed` (which counts every one of those fires, `scheduledAt`'s included) is added once. */
   | 'missed'
-  /** `runJob`: outside the schedule; not checked against the watermark, the due time or `paused`; maxInstances applies. */
+  /** `runJob`: outside the schedule; not checked against the watermark, the due time or `paused`, and leaves the watermark alone; maxInstances applies. */
   | 'manual'
-  /** A second attempt of a lost run (onLost: 'rerun'): `scheduledAt` is the lost run's; at most one rerun per fire. */
+  /** A second attempt of a lost run (onLost: 'rerun'): `scheduledAt` is the lost run's; at most one rerun per fire (a refusal for `paused` doesn't use it up); leaves the watermark alone. */
   | 'rerun'
 
 export interface Claim {
@@ -178,9 +178,14 @@ export interface Store {
   /** Pause, resume or redefine one job for the fleet; null when the store has no such job. */
   changeJob (id: string, change: JobChangeRequest): Promise<StoredJob | null>
   /**
-   * Claims fires, all in one round trip; the outcomes are in the claims' order.
-   * A 'run' outcome records a live run owned by `instanceId` with a lease of
-   * `leaseMs` (store time) and advances the watermark.
+   * Claims fires, all in one round trip; the outcomes are in the claims' order
+   * (claims of one job are decided in that order). A 'run' outcome records a
+   * live run owned by `instanceId` with a lease of `leaseMs` (store time). A
+   * won 'fire' or 'missed' claim advances the watermark (also when the
+   * outcome is 'skipped'); its `missed` count is recorded with it.
+   * "Live" for maxInstances means a lease that hasn't expired; a run whose
+   * lease expired but that no sweep has marked lost yet can still be renewed
+   * by its owner's heartbeat or finished by it.
    */
   claim (instanceId: string, claims: readonly Claim[], leaseMs: number): Promise<ClaimOutcome[]>
   /**

@@ -109,6 +109,26 @@ function timeless (job: StoredJob): Omit<StoredJob, 'anchorAt'> {
   return { ...rest, lastRun: lastRun === null ? null : { ...lastRun, startedAt: 0 } }
 }
 
+/** Numbers in [0, 1) from `seed`, the same sequence every run (xorshift32): random tests that replay. */
+function seeded (seed: number): () => number {
+  let state = seed | 0 || 1
+  return () => {
+    state ^= state << 13
+    state ^= state >>> 17
+    state ^= state << 5
+    return (state >>> 0) / 2 ** 32
+  }
+}
+
+function numeric (x: number, y: number): number {
+  return x - y
+}
+
+/** An outcome as both stores give it: an early claim's `now` is its store's clock. */
+function comparable (outcome: ClaimOutcome): ClaimOutcome {
+  return outcome.status === 'early' ? { status: 'early', now: 0 } : outcome
+}
+
 /** A listener whose calls can be awaited one by one. */
 function recorder (): { listener: (ids: string[]) => void, calls: string[][], next: () => Promise<string[]> } {
   const calls: string[][] = []
@@ -316,7 +336,7 @@ function registerTests (): void {
     const objects = await objectsOf('public', prefix)
     t.same(objects, [
       'S arrivals', 'S fences',
-      'f change_job', 'f claim', 'f claim_one', 'f finish', 'f heartbeat', 'f job_view', 'f live_runs', 'f now', 'f push_hash', 'f reconcile', 'f sweep', 'f touch',
+      'f change_job', 'f claim', 'f claim_steps', 'f finish', 'f heartbeat', 'f now', 'f push_hash', 'f reconcile', 'f sweep', 'f touch',
       'i instances_pkey', 'i jobs_pkey', 'i reruns_pkey', 'i runs_by_job', 'i runs_by_lease', 'i runs_pkey',
       'r instances', 'r jobs', 'r reruns', 'r runs'
     ].map((name) => `${name.slice(0, 2)}${prefix}${name.slice(2)}`), 'each object once, all in public')
@@ -347,7 +367,7 @@ function registerTests (): void {
       await dropSchema(schema)
     })
     await store.connect()
-    t.equal((await objectsOf(schema, 'sched_')).length, 24)
+    t.equal((await objectsOf(schema, 'sched_')).length, 22)
     t.same(await objectsOf('public', 'sched_'), [])
     await store.reconcile('a', [declared('job')])
     const { rows } = await admin.query(`SELECT id, hash_history FROM ${pg.escapeIdentifier(schema)}.sched_jobs`)
@@ -480,6 +500,184 @@ function registerTests (): void {
     t.same(lost, lostExpected, 'sweep: lost runs in fence order')
     const [dup, dupExpected] = await both(async (store) => await store.readJobs(['dup']))
     t.same(dup.map(timeless), dupExpected.map(timeless), 'lastRun: the last one swept')
+  })
+
+  t.test('like the memory store at random: claims of every kind, ends, renewals, sweeps and changes (seeded)', async (t) => {
+    for (const seed of [1, 2, 3, 4]) {
+      await t.test(`seed ${seed}`, async (t) => {
+        const { open } = namespace(t)
+        const postgres = await open()
+        const memory = memoryStore()
+        const random = seeded(seed)
+        const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]
+        const between = (low: number, high: number): number => low + Math.floor(random() * (high - low + 1))
+        const both = async <T>(call: (store: Store) => Promise<T>): Promise<[T, T]> => [await call(postgres), await call(memory)]
+        const ids = ['j0', 'j1', 'j2', 'j3', 'j4', 'j5']
+        const instances = ['a', 'b'] as const
+        const declare = (id: string): DeclaredJob => declared(id, { hash: pick(['h1', 'h2', 'h3']), paused: random() < 0.2 })
+        const initial = ids.map(declare).map((job, i) => ({ ...job, paused: i === 5 }))
+        const [stored, storedExpected] = await both(async (store) => await store.reconcile('a', initial))
+        t.same(stored.map(timeless), storedExpected.map(timeless), 'reconciled')
+        // Long due (the same calls to both stores), or not due for a minute (early in both).
+        const base = (await postgres.now()) - 500_000
+        const times = Array.from({ length: 12 }, (_, i) => base + i * 1000)
+        const won: Array<{ fence: number, jobId: string, instance: string }> = []
+        for (let step = 0; step < 80; step++) {
+          const action = random()
+          const instance = pick(instances)
+          if (action < 0.45) {
+            // Several claims of one job in a call are decided in order (the per-job loop), alone by the statement.
+            const claims = Array.from({ length: between(1, 10) }, (_, i): Claim => {
+              const kind = pick(['fire', 'fire', 'fire', 'missed', 'manual', 'rerun', 'rerun'] as const)
+              const scheduledAt = random() < 0.1 ? base + 500_000 + LATER : pick(times)
+              return { jobId: pick([...ids, 'ghost']), kind, scheduledAt, missed: between(0, 2), maxInstances: between(1, 3), runId: `r${step}.${i}` }
+            })
+            const lease = pick([0, LATER])
+            const [outcomes, expected] = await both(async (store) => await store.claim(instance, claims, lease))
+            t.same(outcomes.map(comparable), expected.map(comparable), `step ${step}: claim ${claims.map((c) => `${c.kind} ${c.jobId}@${c.scheduledAt - base} max ${c.maxInstances}`).join(', ')}, lease ${lease}`)
+            outcomes.forEach((outcome, i) => { if (outcome.status === 'run') won.push({ fence: outcome.fence, jobId: claims[i].jobId, instance }) })
+          } else if (action < 0.6) {
+            const ends = Array.from({ length: between(0, 6) }, () => {
+              const run = won.length > 0 && random() < 0.9 ? pick(won) : { fence: 999_999, jobId: 'j0' }
+              return ended(run.fence, run.jobId, { status: pick(['success', 'error', 'timeout', 'aborted'] as const), durationMs: between(0, 100) })
+            })
+            const [accepted, expected] = await both(async (store) => await store.finish(instance, ends))
+            t.same(accepted, expected, `step ${step}: finish ${ends.map((end) => end.fence).join(', ')} by ${instance}`)
+          } else if (action < 0.7) {
+            const fences = Array.from({ length: between(0, 6) }, () => won.length > 0 && random() < 0.9 ? pick(won).fence : 999_999)
+            const lease = pick([0, LATER])
+            const [beat, expected] = await both(async (store) => (await store.heartbeat(instance, fences, lease)).lost)
+            t.same(beat, expected, `step ${step}: heartbeat ${fences.join(', ')} by ${instance}, lease ${lease}`)
+          } else if (action < 0.8) {
+            const [lost, expected] = await both(async (store) => await store.sweep())
+            t.same(lost, expected, `step ${step}: sweep`)
+          } else if (action < 0.9) {
+            const id = pick([...ids, 'ghost'])
+            const change = pick([{ paused: true }, { paused: false }, { definition: definitionOf(id, { interval: step }), hash: `h${step}` }] as const)
+            const [changed, expected] = await both(async (store) => await store.changeJob(id, change))
+            t.same(changed === null ? null : timeless(changed), expected === null ? null : timeless(expected), `step ${step}: change ${id}`)
+          } else {
+            // Few ids, so that one is often declared twice or three times in a call.
+            const jobs = Array.from({ length: between(1, 4) }, () => declare(pick(['j1', 'j2', 'new'])))
+            const [reconciled, expected] = await both(async (store) => await store.reconcile(instance, jobs))
+            t.same(reconciled.map(timeless), expected.map(timeless), `step ${step}: reconcile ${jobs.map((job) => `${job.id} ${job.hash}`).join(', ')}`)
+          }
+          const [jobs, expected] = await both(async (store) => await store.readJobs([...ids, 'new']))
+          t.same(jobs.map(timeless), expected.map(timeless), `step ${step}: the jobs`)
+        }
+      })
+    }
+  })
+
+  t.test('at volume: 5,000 jobs reconciled, read, claimed, renewed, finished and swept', async (t) => {
+    const { open } = namespace(t)
+    const [store, other] = await Promise.all([open(), open()])
+    const count = 5000
+    const ids = Array.from({ length: count }, (_, i) => `vol-${String(i).padStart(4, '0')}`)
+    // Declared in an order unlike the ids' (7919 is prime to 5,000: each id once); one in ten paused.
+    const jobs = ids.map((_, i) => declared(ids[(i * 7919) % count], { paused: i % 10 === 0 }))
+    const reconciled = await store.reconcile('a', jobs)
+    t.same(reconciled.map((job) => [job.id, job.hash, job.version, job.paused, job.watermark, job.running, job.definition]),
+      jobs.map((job) => [job.id, job.hash, 1, job.paused, null, 0, job.definition]), 'each job inserted as declared, in the order declared')
+    t.same(await other.reconcile('b', jobs.map((job) => ({ ...job, paused: !job.paused }))), reconciled, 'declared again by another instance: unchanged, paused never reset')
+    const redefined = await other.reconcile('b', jobs.slice(0, 100).map((job) => ({ ...job, hash: 'v2' })))
+    t.same(redefined.map((job) => [job.id, job.hash, job.version]), jobs.slice(0, 100).map((job) => [job.id, 'v2', 2]), 'a new hash redefines')
+    const backwards = [...ids].reverse()
+    t.same((await other.readJobs([...backwards, 'nobody'])).map((job) => job.id), backwards, 'read in the order asked, unknown ids left out')
+
+    const at = (await store.now()) - 1000
+    const claims = jobs.map((job) => fire(job.id, at, { missed: 1 }))
+    const outcomes = await store.claim('a', claims, LATER)
+    t.same(outcomes.map((outcome) => outcome.status), jobs.map((job) => job.paused ? 'paused' : 'run'), 'every due fire won, except those of paused jobs')
+    const runs = outcomes.flatMap((outcome, i) => outcome.status === 'run' ? [{ fence: outcome.fence, jobId: claims[i].jobId, runId: claims[i].runId }] : [])
+    t.same(runs.map((run) => run.fence), runs.map((run) => run.fence).sort(numeric), 'fences drawn in the claims\' order')
+    t.equal(new Set(runs.map((run) => run.fence)).size, runs.length, 'each its own')
+    t.same((await other.claim('b', claims.map((claim) => ({ ...claim, runId: randomUUID() })), LATER)).map((outcome) => outcome.status),
+      jobs.map((job) => job.paused ? 'paused' : 'taken'), 'the same fires claimed by another instance: taken')
+    const claimed = await other.readJobs(ids)
+    t.same(claimed.filter((job) => !job.paused).map((job) => [job.watermark, job.stats.runs, job.stats.missed, job.running]),
+      runs.map(() => [at, 1, 1, 1]), 'watermarks at the fire, a run and its missed fire counted, one run live')
+
+    const fences = runs.map((run) => run.fence)
+    t.same((await store.heartbeat('a', [0, ...fences, 0], LATER)).lost, [0, 0], 'every run renewed by its owner; an unknown fence lost, twice')
+    t.same((await other.heartbeat('b', fences.slice(0, 50), LATER)).lost, fences.slice(0, 50), 'another instance renews none of them')
+    const ends = runs.map((run, i) => ended(run.fence, run.jobId, { status: i % 2 === 0 ? 'success' : 'error', durationMs: i, error: i % 2 === 0 ? null : { name: 'Error', message: `run ${i}` } }))
+    t.same(await other.finish('b', ends.slice(0, 50)), ends.slice(0, 50).map(() => false), 'ends by another instance: refused')
+    t.same(await store.finish('a', [...ends, ends[0]]), [...ends.map(() => true), false], 'every end accepted once')
+    const finished = new Map((await other.readJobs(ids)).map((job) => [job.id, job]))
+    t.same(runs.map((run) => {
+      const job = finished.get(run.jobId) as StoredJob
+      return [job.stats, job.running, job.lastRun]
+    }), runs.map((run, i) => [
+      { runs: 1, successes: i % 2 === 0 ? 1 : 0, failures: i % 2 === 0 ? 0 : 1, missed: 1, skipped: 0 },
+      0,
+      { runId: run.runId, scheduledAt: at, startedAt: ends[i].startedAt, finishedAt: ends[i].finishedAt, durationMs: i, status: ends[i].status, error: ends[i].error, instanceId: 'a' }
+    ]), 'each job: its run counted as a success or a failure, kept as its last run, nothing live')
+
+    // Second fires with leases of 0 ms: expired at once, for the sweepers.
+    const expiring = (await store.claim('a', runs.map((run) => fire(run.jobId, at + 1)), 0)).map(fenceOf)
+    const swept = await Promise.all([store.sweep(), other.sweep()])
+    t.same(swept.flat().map((run) => run.fence).sort(numeric), expiring, 'each expired run swept once')
+    const lost = await store.readJobs(runs.map((run) => run.jobId))
+    t.same(lost.map((job) => [job.stats.runs, job.stats.failures, job.lastRun?.status, job.lastRun?.scheduledAt, job.running]),
+      runs.map((run, i) => [2, i % 2 === 0 ? 1 : 2, 'lost', at + 1, 0]), 'each a failure more, kept as its last run')
+  })
+
+  t.test('connect(): an up-to-date schema is left as it is, another one is created again', async (t) => {
+    const { prefix, open } = namespace(t)
+    const functions = async (): Promise<Array<{ proname: string, oid: number }>> => (await admin.query<{ proname: string, oid: number }>(`
+      SELECT p.proname, p.oid::int AS oid FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = $1 AND starts_with(p.proname, $2) ORDER BY 1`, [RUN, prefix])).rows
+    await open()
+    const created = await functions()
+    await open()
+    t.same(await functions(), created, 'another store connecting finds the marker and runs no DDL: the same functions')
+
+    // As an earlier version left it: no marker, and a reconcile that returned jsonb (CREATE OR REPLACE can't change that).
+    const reconcile = `${pg.escapeIdentifier(RUN)}.${pg.escapeIdentifier(`${prefix}reconcile`)}`
+    await admin.query(`DROP FUNCTION ${reconcile}(text, jsonb)`)
+    await admin.query(`CREATE FUNCTION ${reconcile}(p_instance text, p_jobs jsonb) RETURNS jsonb LANGUAGE sql AS $$ SELECT '[]'::jsonb $$`)
+    await admin.query(`COMMENT ON TABLE ${pg.escapeIdentifier(RUN)}.${pg.escapeIdentifier(`${prefix}jobs`)} IS 'fastify-scheduler 0'`)
+    const upgraded = await open()
+    t.same((await upgraded.reconcile('a', [declared('job')])).map((job) => job.id), ['job'], 'the functions are created again')
+    const recreated = await functions()
+    t.same(recreated.map((row) => row.proname), created.map((row) => row.proname), 'the same functions')
+    t.not(recreated.find((row) => row.proname.endsWith('reconcile'))?.oid, created.find((row) => row.proname.endsWith('reconcile'))?.oid, 'made anew')
+  })
+
+  t.test('3 instances claiming, renewing, finishing, sweeping and reconciling the same jobs at once: no deadlock, each fire won once', async (t) => {
+    const { open } = namespace(t)
+    const stores = await Promise.all([open(), open(), open()])
+    const ids = Array.from({ length: 30 }, (_, i) => `mix-${String(i).padStart(2, '0')}`)
+    await stores[0].reconcile('i0', ids.map((id) => declared(id)))
+    const base = (await stores[0].now()) - 1_000_000
+    const results = await Promise.all(stores.map(async (store, s) => {
+      const random = seeded(s + 1)
+      const instance = `i${s}`
+      const wins: string[] = []
+      let live: Array<{ fence: number, jobId: string }> = []
+      for (let round = 0; round < 24; round++) {
+        // Fires of random jobs, some of one job several times, in no particular order.
+        const batch = Array.from({ length: 25 }, () => fire(ids[Math.floor(random() * ids.length)], base + Math.floor(random() * 60) * 1000, { maxInstances: 3 }))
+        const outcomes = await store.claim(instance, batch, random() < 0.5 ? 0 : LATER)
+        outcomes.forEach((outcome, k) => {
+          if (outcome.status !== 'run') return
+          wins.push(`${batch[k].jobId}@${batch[k].scheduledAt}`)
+          live.push({ fence: outcome.fence, jobId: batch[k].jobId })
+        })
+        if (round % 4 === 0) await store.heartbeat(instance, live.map((run) => run.fence), LATER)
+        if (round % 4 === 1) {
+          await store.finish(instance, live.map((run) => ended(run.fence, run.jobId)))
+          live = []
+        }
+        if (round % 4 === 2) await store.sweep()
+        if (round % 4 === 3) await store.reconcile(instance, ids.slice(s * 8, s * 8 + 14).reverse().map((id) => declared(id)))
+      }
+      return wins
+    }))
+    const wins = results.flat()
+    t.ok(wins.length > 0, `${wins.length} fires won`)
+    t.equal(new Set(wins).size, wins.length, 'none twice')
   })
 
   t.test(`the hash history keeps the last ${HASH_HISTORY} definitions, newest first`, async (t) => {
