@@ -41,6 +41,20 @@ async function settledPast (f: Fleet, at: number): Promise<void> {
   await f.until(`the fires before ${new Date(at).toISOString()} to be recorded`, async () => await f.dbNow() > at + 1_500, 30_000)
 }
 
+/** Waits until the fleet has settled and `instance` has just started runs (they are in flight for RUN_MS). */
+async function runningOn (f: Fleet, instance: string): Promise<void> {
+  await settledPast(f, await f.dbNow() + 1_000)
+  await f.until(`${instance} to have runs in flight`, async () => {
+    const { rows } = await f.db.query(`SELECT 1 FROM ${f.table} WHERE instance_id = $1 AND at > clock_timestamp() - interval '150 ms' LIMIT 1`, [instance])
+    return rows.length > 0
+  })
+}
+
+/** Whether a survivor has logged sweeping a run of `instance`. */
+function sweptRunOf (survivors: Worker[], instance: string): boolean {
+  return survivors.some((w) => w.logs().some((line) => String(line.msg).includes('a run was lost') && line.instanceId === instance))
+}
+
 export function fleetScenarios (t: Test, store: ScenarioStore): void {
   const base = { ...BASE, STORE: store.kind }
 
@@ -59,16 +73,12 @@ export function fleetScenarios (t: Test, store: ScenarioStore): void {
   t.test('one instance SIGKILLed mid-run: its run is lost after the lease, firing continues, nothing runs twice', async (t) => {
     const f = await fleet(t, store.databaseUrl, base, store.drop)
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(async (id) => await f.start(id)))
-    await settledPast(f, await f.dbNow() + 1_000)
     // Killed while its runs of this second are going (they last 300 ms).
-    await f.until('c to have runs in flight', async () => {
-      const { rows } = await f.db.query(`SELECT 1 FROM ${f.table} WHERE instance_id = 'c' AND at > clock_timestamp() - interval '150 ms' LIMIT 1`)
-      return rows.length > 0
-    })
+    await runningOn(f, 'c')
     const killedAt = await f.dbNow()
     c.child.kill('SIGKILL')
     await c.exited
-    await f.until('a survivor to sweep the lost run', () => [a, b].some((w) => w.logs().some((line) => String(line.msg).includes('a run was lost') && line.instanceId === 'c')), LEASE_MS * 4)
+    await f.until('a survivor to sweep the lost run', () => sweptRunOf([a, b], 'c'), LEASE_MS * 4)
     const from = killedAt - 3_000
     const to = killedAt + LEASE_MS + 3_000
     await settledPast(f, to)
@@ -82,14 +92,10 @@ export function fleetScenarios (t: Test, store: ScenarioStore): void {
   t.test('one instance SIGSTOPped past its lease: its run is taken, and when it resumes it is fenced off', async (t) => {
     const f = await fleet(t, store.databaseUrl, base, store.drop)
     const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(async (id) => await f.start(id)))
-    await settledPast(f, await f.dbNow() + 1_000)
-    await f.until('c to have runs in flight', async () => {
-      const { rows } = await f.db.query(`SELECT 1 FROM ${f.table} WHERE instance_id = 'c' AND at > clock_timestamp() - interval '150 ms' LIMIT 1`)
-      return rows.length > 0
-    })
+    await runningOn(f, 'c')
     const stoppedAt = await f.dbNow()
     c.child.kill('SIGSTOP')
-    await f.until('a survivor to sweep the zombie\'s run', () => [a, b].some((w) => w.logs().some((line) => String(line.msg).includes('a run was lost') && line.instanceId === 'c')), LEASE_MS * 4)
+    await f.until('a survivor to sweep the zombie\'s run', () => sweptRunOf([a, b], 'c'), LEASE_MS * 4)
     c.child.kill('SIGCONT')
     await f.until('the zombie to learn its run was taken', () => messages(c).some((m) => m.includes('fleet took it over')), LEASE_MS * 3)
     const from = stoppedAt - 2_000
