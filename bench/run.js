@@ -16,7 +16,10 @@ import { fileURLToPath } from 'node:url'
 const BENCHES = [
   'cron-next',
   'scale',
-  'http'
+  'http',
+  // These two need PostgreSQL and Redis (DATABASE_URL, REDIS_URL; local defaults).
+  'store-ops',
+  'fleet'
 ]
 
 const args = process.argv.slice(2)

@@ -517,11 +517,15 @@ function functionSignatures (n: Names): string[] {
  * the planner believes: the tables' statistics often predate a bulk change
  * (runs come and go), and a scan estimated at one row that returns thousands
  * would otherwise be joined by comparing every pair. So:
- * - a set of ids or fences an item must be in is a jsonb object, whose keys
- *   are found by binary search: a filter, never a join;
- * - tables are joined on their keys only (their size, unlike a filter's
- *   selectivity, is known from their pages);
- * - two computed sets are never joined, they are grouped together.
+ * - each statement is planned for its call (PLANNED_PER_CALL), with the
+ *   tables' sizes as they are then;
+ * - a set of ids or fences that a table's rows must be in is a jsonb object,
+ *   whose keys are found by binary search: a filter, not a join whose other
+ *   side is a filtered scan (a filter's selectivity is what statistics get
+ *   wrong);
+ * - tables are joined to a set on their keys only;
+ * - two computed sets are never joined: grouped together, or one looked up in
+ *   the other made an object.
  */
 function schemaDdl (n: Names, schema: string, prefix: string): string {
   const fences = pg.escapeLiteral(n.fences)
@@ -851,28 +855,28 @@ $fn$;
 -- in the call; a repeat is refused). Locks: the runs' jobs in id order, then the runs in fence order.
 CREATE FUNCTION ${n.finish}(p_instance text, p_ends jsonb) RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
 DECLARE
-  -- Each fence's first end, with its position: fence → end.
-  v_ends jsonb;
+  -- Each fence's first end: fence → its index in p_ends.
+  v_firsts jsonb;
   -- The fences of the runs ended: fence → true.
   v_ended jsonb;
   v_accepted json;
 BEGIN
-  SELECT coalesce(jsonb_object_agg(e.fence::text, jsonb_build_object(
-      'ord', e.ord, 'status', e.status, 'startedAt', e.started_at, 'finishedAt', e.finished_at, 'durationMs', e.duration_ms, 'error', e.error)
-      -- The last value given for a key is kept: the first end of a fence, here.
-      ORDER BY e.ord DESC), '{}') INTO v_ends
-  FROM ROWS FROM (jsonb_to_recordset(p_ends) AS (fence bigint, status text, "startedAt" jsonb, "finishedAt" jsonb, "durationMs" jsonb, error jsonb))
-    WITH ORDINALITY AS e (fence, status, started_at, finished_at, duration_ms, error, ord);
+  IF jsonb_array_length(p_ends) = 0 THEN
+    RETURN '[]';
+  END IF;
+  -- The last value given for a key is kept: the first end of a fence, here.
+  SELECT coalesce(jsonb_object_agg(((x.e->>'fence')::bigint)::text, x.ord - 1 ORDER BY x.ord DESC), '{}') INTO v_firsts
+  FROM jsonb_array_elements(p_ends) WITH ORDINALITY AS x (e, ord);
   PERFORM 1 FROM ${n.jobs}
-  WHERE id IN (SELECT r.job_id FROM ${n.runs} AS r WHERE r.instance_id = p_instance AND r.status = 'running' AND v_ends ? r.fence::text)
+  WHERE id IN (SELECT r.job_id FROM ${n.runs} AS r WHERE r.instance_id = p_instance AND r.status = 'running' AND v_firsts ? r.fence::text)
   ORDER BY id FOR UPDATE;
   PERFORM 1 FROM ${n.runs} AS r
-  WHERE r.instance_id = p_instance AND r.status = 'running' AND v_ends ? r.fence::text
+  WHERE r.instance_id = p_instance AND r.status = 'running' AND v_firsts ? r.fence::text
   ORDER BY r.fence FOR UPDATE;
   WITH ended AS (
     DELETE FROM ${n.runs} AS r
-    WHERE r.instance_id = p_instance AND r.status = 'running' AND v_ends ? r.fence::text
-    RETURNING r.fence, r.job_id, r.run_id, r.scheduled_at, v_ends -> r.fence::text AS e
+    WHERE r.instance_id = p_instance AND r.status = 'running' AND v_firsts ? r.fence::text
+    RETURNING r.fence, r.job_id, r.run_id, r.scheduled_at, (v_firsts ->> r.fence::text)::int AS at
   ),
   counted AS (
     UPDATE ${n.jobs} AS jobs SET
@@ -887,16 +891,15 @@ BEGIN
         (array_agg(jsonb_build_object(
           'runId', d.run_id, 'scheduledAt', d.scheduled_at,
           'startedAt', d.e->'startedAt', 'finishedAt', d.e->'finishedAt', 'durationMs', d.e->'durationMs',
-          'status', d.e->'status', 'error', d.e->'error', 'instanceId', p_instance) ORDER BY (d.e->>'ord')::bigint DESC))[1] AS last_run
-      FROM ended AS d
+          'status', d.e->'status', 'error', d.e->'error', 'instanceId', p_instance) ORDER BY d.at DESC))[1] AS last_run
+      FROM (SELECT ended.*, p_ends -> ended.at AS e FROM ended) AS d
       GROUP BY d.job_id
     ) AS t
     WHERE jobs.id = t.job_id
   )
   SELECT coalesce(jsonb_object_agg(ended.fence::text, true), '{}') INTO v_ended FROM ended;
-  SELECT coalesce(json_agg(v_ended ? e.fence AND (v_ends -> e.fence ->> 'ord')::bigint = e.ord ORDER BY e.ord), '[]') INTO v_accepted
-  FROM jsonb_array_elements(p_ends) WITH ORDINALITY AS x (value, ord)
-  CROSS JOIN LATERAL (SELECT ((x.value->>'fence')::bigint)::text AS fence, x.ord) AS e;
+  SELECT coalesce(json_agg(v_ended ? x.fence AND (v_firsts ->> x.fence)::bigint = x.ord - 1 ORDER BY x.ord), '[]') INTO v_accepted
+  FROM (SELECT ((e.value->>'fence')::bigint)::text AS fence, e.ord FROM jsonb_array_elements(p_ends) WITH ORDINALITY AS e (value, ord)) AS x;
   RETURN v_accepted;
 END
 $fn$;
@@ -909,21 +912,24 @@ DECLARE
   -- The fences given, then those renewed: fence → true.
   v_given jsonb;
   v_renewed jsonb;
-  v_lost json;
+  v_lost json := '[]';
 BEGIN
-  SELECT coalesce(jsonb_object_agg(f::text, true), '{}') INTO v_given FROM unnest(p_fences) AS f;
-  PERFORM 1 FROM ${n.runs} AS r
-  WHERE r.instance_id = p_instance AND r.status = 'running' AND v_given ? r.fence::text
-  ORDER BY r.fence FOR UPDATE;
-  WITH renewed AS (
-    UPDATE ${n.runs} AS r SET lease_until = v_now + p_lease_ms
+  -- An instance running nothing only says it is alive.
+  IF cardinality(p_fences) > 0 THEN
+    SELECT jsonb_object_agg(f::text, true) INTO v_given FROM unnest(p_fences) AS f;
+    PERFORM 1 FROM ${n.runs} AS r
     WHERE r.instance_id = p_instance AND r.status = 'running' AND v_given ? r.fence::text
-    RETURNING r.fence
-  )
-  SELECT coalesce(jsonb_object_agg(renewed.fence::text, true), '{}') INTO v_renewed FROM renewed;
-  SELECT coalesce(json_agg(u.fence ORDER BY u.ord), '[]') INTO v_lost
-  FROM unnest(p_fences) WITH ORDINALITY AS u (fence, ord)
-  WHERE NOT v_renewed ? u.fence::text;
+    ORDER BY r.fence FOR UPDATE;
+    WITH renewed AS (
+      UPDATE ${n.runs} AS r SET lease_until = v_now + p_lease_ms
+      WHERE r.instance_id = p_instance AND r.status = 'running' AND v_given ? r.fence::text
+      RETURNING r.fence
+    )
+    SELECT coalesce(jsonb_object_agg(renewed.fence::text, true), '{}') INTO v_renewed FROM renewed;
+    SELECT coalesce(json_agg(u.fence ORDER BY u.ord), '[]') INTO v_lost
+    FROM unnest(p_fences) WITH ORDINALITY AS u (fence, ord)
+    WHERE NOT v_renewed ? u.fence::text;
+  END IF;
   PERFORM ${n.touch}(p_instance, v_now);
   RETURN json_build_object('now', v_now, 'lost', v_lost);
 END

@@ -23,6 +23,9 @@ import { storeSuite } from '../helpers/store-suite.js'
 // without USER (containers, CI), a URL that names no user would not connect.
 if ((process.env.PGUSER ?? '') === '' && (process.env.USER ?? '') === '') process.env.PGUSER = userInfo().username
 
+// The shared suite, the tests at volume (5,000 jobs) and the concurrent ones take a while on a busy server.
+t.setTimeout(120_000)
+
 const DATABASE_URL = databaseUrl()
 /** Nothing listens on port 1: connections are refused at once. */
 const UNREACHABLE_URL = 'postgres://someone:secret@127.0.0.1:1/test'
