@@ -12,7 +12,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { Redis } from 'ioredis'
-import { printTable } from './common.js'
+import { QUICK, printTable } from './common.js'
 import { postgresStore } from '../dist/stores/postgres.js'
 import { redisStore } from '../dist/stores/redis.js'
 
@@ -20,9 +20,9 @@ const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
 const args = process.argv.slice(2)
 const runsAt = args.indexOf('--runs')
-const RUNS = runsAt === -1 ? 3 : Number(args.splice(runsAt, 2)[1])
+const RUNS = runsAt === -1 ? (QUICK ? 1 : 3) : Number(args.splice(runsAt, 2)[1])
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error('--runs takes a whole number of runs, 1 or more')
-const SIZES = args.map(Number).filter((n) => Number.isInteger(n) && n > 0)
+const SIZES = args.filter((arg) => !arg.startsWith('-')).map(Number).filter((n) => Number.isInteger(n) && n > 0)
 const COUNTS = SIZES.length > 0 ? SIZES : [1000, 10_000]
 const LATER = 60_000
 
