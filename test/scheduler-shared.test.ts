@@ -473,6 +473,62 @@ t.test('a pause for a job the store has lost (its rows were wiped) declares the 
   await fleet.shutdown()
 })
 
+t.test('a non-coalesced catch-up of a sync handler runs every due fire in order, one claim after the other', async (t) => {
+  const fleet = new Fleet(START)
+  const runs: number[] = []
+  const a = fleet.join({})
+  a.scheduler.addJob({ id: 'sync', trigger: { interval: 1000 }, coalesce: false, handler: (ctx) => { runs.push(ctx.scheduledAt.getTime() - Date.parse(START)) } })
+  await a.scheduler.start()
+  await fleet.clock.tick(1000)
+  await fleet.clock.jump(4000)
+  await fleet.clock.tick(0)
+  t.same(runs, [1000, 2000, 3000, 4000, 5000], 'each fire once, in order, none skipped by the run before it')
+  t.match(await fleet.store.readJobs(['sync']), [{ stats: { runs: 5, skipped: 0 } }])
+  await fleet.shutdown()
+})
+
+t.test('a non-coalesced catch-up of a long run: the later fires are claimed together and skipped beyond maxInstances, as without a store', async (t) => {
+  const fleet = new Fleet(START)
+  const started: number[] = []
+  const finish: Array<() => void> = []
+  const a = fleet.join({})
+  a.scheduler.addJob({
+    id: 'long',
+    trigger: { interval: 1000 },
+    coalesce: false,
+    maxInstances: 2,
+    handler: async (ctx) => {
+      started.push(ctx.scheduledAt.getTime() - Date.parse(START))
+      await new Promise<void>((resolve) => { finish.push(resolve) })
+    }
+  })
+  await a.scheduler.start()
+  await fleet.clock.jump(3000)
+  await fleet.clock.tick(0)
+  t.same(started, [1000, 2000], 'the first fire and one more run (maxInstances 2)')
+  t.match(await fleet.store.readJobs(['long']), [{ stats: { runs: 2, skipped: 1 } }], 'the third is skipped, once')
+  t.equal(a.of('job:skipped').length, 1)
+  for (const end of finish) end()
+  await fleet.shutdown()
+})
+
+t.test('a job the store has lost while it fires is declared again by the next claim', async (t) => {
+  const fleet = new Fleet(START)
+  let runs = 0
+  const a = fleet.join({})
+  a.scheduler.addJob({ id: 'j', trigger: { interval: 1000 }, handler: () => { runs++ } })
+  await a.scheduler.start()
+  await fleet.clock.tick(1000)
+  const wiped = new MemoryStore({ clock: fleet.clock })
+  a.store.target = wiped
+  await fleet.clock.tick(1000)
+  t.equal(runs, 1, 'the claim found no job: nothing ran')
+  t.match(await wiped.readJobs(['j']), [{ id: 'j' }], 'declared again')
+  await fleet.clock.tick(3000)
+  t.ok(runs >= 3, `it fires again (${runs} runs)`)
+  await fleet.shutdown()
+})
+
 t.test('runJob right after addJob: the run is not skipped while the store learns of the job', async (t) => {
   const fleet = new Fleet(START)
   const a = fleet.join({})
