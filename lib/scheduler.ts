@@ -1124,8 +1124,8 @@ function hashOf (shared: SharedDefinition): string {
   return createHash('sha256').update(canonicalJSON({ trigger: shared.trigger, zone: shared.zone, options: shared.options })).digest('hex').slice(0, 32)
 }
 
+/** JSON with object keys sorted (specs and options hold no arrays; one would hash as an object keyed by index, still stable). */
 function canonicalJSON (value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJSON).join(',')}]`
   if (value !== null && typeof value === 'object') {
     const record = value as Record<string, unknown>
     return `{${Object.keys(record).sort().filter((key) => record[key] !== undefined).map((key) => `${JSON.stringify(key)}:${canonicalJSON(record[key])}`).join(',')}}`
