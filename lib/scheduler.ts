@@ -125,6 +125,8 @@ interface JobRecord {
   shared: SharedDefinition | null
   hash: string
   stored: StoredJob | null
+  /** With a store: the stored version its queued fires were computed from; claims carry it, and the store refuses a fire of another version as 'stale'. */
+  version: number
   /** Logged once: the store runs another definition of this job than this instance's code. */
   warnedDefinition: boolean
   /** Pause, resume and reschedule requests the store hasn't acknowledged yet (it was unreachable): replayed, in order, on reconnect. */
@@ -284,6 +286,7 @@ export class Scheduler<TOwner = unknown> {
       shared,
       hash,
       stored: null,
+      version: 0,
       warnedDefinition: false,
       pendingChanges: [],
       declaring: null
@@ -416,7 +419,7 @@ export class Scheduler<TOwner = unknown> {
   /** A manual run with a store: claimed first, so maxInstances counts the fleet's runs. */
   #startSharedRun (job: JobRecord): RunHandle {
     const run = new Run(job, this.#clock.now(), this.#host)
-    const claim: Claim = { jobId: job.id, kind: 'manual', scheduledAt: run.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId }
+    const claim: Claim = { jobId: job.id, kind: 'manual', scheduledAt: run.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId, version: job.version }
     // A job added a moment ago may still be on its way to the store: claim once it is there.
     const started = (job.declaring ?? Promise.resolve()).then(async () => await this.#sendClaims([{ job, claim, run, firstMissed: Number.NaN, rest: [] }])).then((reached) => {
       if (!reached) throw storeUnavailable((this.#cluster as Cluster).store.kind, (this.#cluster as Cluster).store.address, 'run a job', 'not reachable')
@@ -924,6 +927,7 @@ export class Scheduler<TOwner = unknown> {
       return
     }
     job.series = fireSeries(trigger)
+    job.version = stored.version
     job.options = { ...job.options, ...stored.definition.options }
     job.paused = stored.paused
     if (this.#state === 'stopped' || job.paused) return
@@ -941,16 +945,17 @@ export class Scheduler<TOwner = unknown> {
       // Nothing to run, only fires too late to run: claimed too, so the count is kept once in the fleet.
       if (missed > 0) {
         const latest = lastFireAtOrBefore(job.series, first, cutoff - 1) as number
-        this.#claims.push({ job, claim: { jobId: job.id, kind: 'missed', scheduledAt: latest, missed, maxInstances: job.options.maxInstances, runId: '' }, run: null, firstMissed: first, rest: [] })
+        this.#claims.push({ job, claim: { jobId: job.id, kind: 'missed', scheduledAt: latest, missed, maxInstances: job.options.maxInstances, runId: '', version: job.version }, run: null, firstMissed: first, rest: [] })
       }
       return
     }
-    this.#claims.push(this.#fireClaim(job, fires[0], missed, first, fires.slice(1)))
+    this.#claims.push(this.#fireClaim(job, job.version, fires[0], missed, first, fires.slice(1)))
   }
 
-  #fireClaim (job: JobRecord, at: number, missed: number, first: number, rest: number[]): PendingClaim {
+  /** A claim of the fire at `at`, computed from the job's stored `version`. */
+  #fireClaim (job: JobRecord, version: number, at: number, missed: number, first: number, rest: number[]): PendingClaim {
     const run = new Run(job, at, this.#host)
-    return { job, claim: { jobId: job.id, kind: 'fire', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: run.runId }, run, firstMissed: first, rest }
+    return { job, claim: { jobId: job.id, kind: 'fire', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: run.runId, version }, run, firstMissed: first, rest }
   }
 
   /**
@@ -961,11 +966,13 @@ export class Scheduler<TOwner = unknown> {
    */
   async #claimRest (pending: PendingClaim): Promise<void> {
     const { job, rest } = pending
+    // The version the first fire was computed from: the store refuses the rest if the job changed meanwhile.
+    const version = pending.claim.version
     if (pending.run?.ended === true) {
       await (this.#cluster as Cluster).flush()
-      await this.#sendClaims([this.#fireClaim(job, rest[0], 0, Number.NaN, rest.slice(1))])
+      await this.#sendClaims([this.#fireClaim(job, version, rest[0], 0, Number.NaN, rest.slice(1))])
     } else {
-      await this.#sendClaims(rest.map((at) => this.#fireClaim(job, at, 0, Number.NaN, [])))
+      await this.#sendClaims(rest.map((at) => this.#fireClaim(job, version, at, 0, Number.NaN, [])))
     }
   }
 
@@ -1009,6 +1016,8 @@ export class Scheduler<TOwner = unknown> {
         this.#background(this.#refreshJob(job.id, true))
         break
       case 'paused':
+      case 'stale':
+        // The store has a newer view of the job (paused, resumed or redefined): re-read it.
         this.#background(this.#refreshJob(job.id))
         break
       case 'unknown':
@@ -1073,7 +1082,7 @@ export class Scheduler<TOwner = unknown> {
       this.#logger.warn({ jobId: lost.jobId, runId: lost.runId, instanceId: lost.instanceId }, 'fastify-scheduler: a run was lost (its instance stopped renewing its lease)')
       if (job === undefined || job.options.onLost !== 'rerun' || lost.attempt !== 1 || this.#state !== 'running') continue
       const run = new Run(job, lost.scheduledAt, this.#host)
-      batch.push({ job, claim: { jobId: job.id, kind: 'rerun', scheduledAt: lost.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId }, run, firstMissed: Number.NaN, rest: [] })
+      batch.push({ job, claim: { jobId: job.id, kind: 'rerun', scheduledAt: lost.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId, version: job.version }, run, firstMissed: Number.NaN, rest: [] })
     }
     if (batch.length > 0) this.#background(this.#sendClaims(batch))
   }

@@ -309,6 +309,45 @@ t.test('a fire claimed after a fleet-wide pause is refused: no run', async (t) =
   await fleet.shutdown()
 })
 
+t.test('an instance that missed a resume or a redefinition claims no fire of the old schedule', async (t) => {
+  const fleet = new Fleet(START)
+  const ledger = new Ledger()
+  const a = fleet.join({})
+  const b = fleet.join({ pollInterval: 60_000 })
+  b.store.deaf = true
+  for (const member of [a, b]) {
+    const id = member.scheduler.instanceId
+    member.scheduler.addJob({ id: 'job', trigger: { interval: 10_000 }, handler: (ctx) => { ledger.record(ctx, id, fleet.clock.now()) } })
+    await member.scheduler.start()
+  }
+  a.scheduler.pause() // a steps aside: only b would claim the old schedule's fire
+  await fleet.clock.tick(3000)
+  a.scheduler.pauseJob('job')
+  await fleet.clock.tick(2000) // 5,000
+  a.scheduler.resumeJob('job')
+  await fleet.clock.tick(0)
+  t.match(a.scheduler.getJob('job'), { nextRunAt: iso(at(15_000)) }, 'resumed: re-anchored at 5,000')
+  t.match(b.scheduler.getJob('job'), { paused: false, nextRunAt: iso(at(10_000)) }, 'b heard of neither and still has the old fire queued')
+  await fleet.clock.tick(5000) // 10,000
+  t.same(ledger.keys('job'), [], 'b\'s claim of the old schedule\'s fire is refused as stale: nothing runs')
+  t.match(b.scheduler.getJob('job'), { paused: false, nextRunAt: iso(at(15_000)) }, 'and b re-read the job: the new schedule')
+  await fleet.clock.tick(5000) // 15,000
+  t.same(ledger.keys('job'), ['job 15000'], 'the new schedule\'s fire runs')
+
+  a.scheduler.rescheduleJob('job', { interval: 12_000 })
+  await fleet.clock.tick(0)
+  t.match(b.scheduler.getJob('job'), { nextRunAt: iso(at(25_000)) }, 'b did not hear of the reschedule either')
+  await fleet.clock.tick(10_000) // 25,000
+  t.same(ledger.keys('job'), ['job 15000'], 'its claim of the old interval\'s fire is refused too')
+  t.match(b.scheduler.getJob('job'), { trigger: { intervalMs: 12_000 }, nextRunAt: iso(at(27_000)) }, 'and b follows the new definition')
+  await fleet.clock.tick(2000) // 27,000
+  t.same(ledger.keys('job'), ['job 15000', 'job 27000'])
+  t.same([...ledger.runs.values()].filter((ids) => ids.length !== 1), [], 'each fire once')
+  const stored = (await fleet.store.readJobs(['job']))[0]
+  t.same([stored.watermark, stored.stats.runs, stored.stats.missed], [at(27_000), 2, 0], 'stale claims settled nothing and counted nothing')
+  await fleet.shutdown()
+})
+
 t.test('runJob and startRun with a store: claimed first; maxInstances counts the fleet', async (t) => {
   const fleet = new Fleet(START)
   const open = openRuns(T0)

@@ -150,6 +150,7 @@ export class MemoryStore implements Store {
       if (claim.scheduledAt > now) return { status: 'early', now }
       if (row.watermark !== null && claim.scheduledAt <= row.watermark) return { status: 'taken' }
       if (row.paused) return { status: 'paused' }
+      if (claim.version !== row.version) return { status: 'stale' }
       row.watermark = claim.scheduledAt
       row.stats.missed += claim.missed
       if (claim.kind === 'missed') return { status: 'missed' }

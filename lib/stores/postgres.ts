@@ -474,11 +474,11 @@ const DECLARED_SQL = `(
 
 /** claim's claims as rows, in order (ord), with how many claims of its job the call has and which of them each is. */
 const CLAIMS_SQL = `(
-    SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.max_instances, c.run_id,
+    SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.max_instances, c.run_id, c.version,
       count(*) OVER (PARTITION BY c.job_id) AS per_job,
       row_number() OVER (PARTITION BY c.job_id ORDER BY c.ord) AS occurrence
-    FROM ROWS FROM (jsonb_to_recordset(p_claims) AS ("jobId" text, kind text, "scheduledAt" bigint, missed bigint, "maxInstances" bigint, "runId" text))
-      WITH ORDINALITY AS c (job_id, kind, scheduled_at, missed, max_instances, run_id, ord)
+    FROM ROWS FROM (jsonb_to_recordset(p_claims) AS ("jobId" text, kind text, "scheduledAt" bigint, missed bigint, "maxInstances" bigint, "runId" text, version bigint))
+      WITH ORDINALITY AS c (job_id, kind, scheduled_at, missed, max_instances, run_id, version, ord)
   )`
 
 /**
@@ -709,7 +709,7 @@ DECLARE
 BEGIN
   FOR v_claim IN
     SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.run_id, c.max_instances, c.occurrence,
-      j.id IS NOT NULL AND p_locked ? j.id AS known, j.paused, j.watermark,
+      j.id IS NOT NULL AND p_locked ? j.id AS known, j.paused, j.watermark, c.version IS DISTINCT FROM j.version AS stale,
       ${runningSql('p_live', 'c.job_id')} AS live,
       c.kind = 'rerun' AND EXISTS (SELECT 1 FROM ${n.reruns} AS r WHERE r.job_id = c.job_id AND r.scheduled_at = c.scheduled_at) AS rerun_done,
       row_number() OVER (PARTITION BY c.job_id, c.kind, c.scheduled_at ORDER BY c.ord) = 1 AS first_of_fire
@@ -738,6 +738,8 @@ BEGIN
       o_status := 'taken';
     ELSIF v_claim.kind IN ('fire', 'missed', 'rerun') AND v_claim.paused THEN
       o_status := 'paused';
+    ELSIF v_claim.kind IN ('fire', 'missed') AND v_claim.stale THEN
+      o_status := 'stale';
     ELSIF v_claim.kind = 'rerun' AND NOT v_claim.first_of_fire THEN
       -- An earlier claim of the call reruns this fire.
       o_status := 'taken';
@@ -796,6 +798,7 @@ BEGIN
             WHEN c.kind IN ('fire', 'missed') AND c.scheduled_at <= j.watermark THEN 'taken'
             WHEN c.kind = 'rerun' AND EXISTS (SELECT 1 FROM ${n.reruns} AS r WHERE r.job_id = c.job_id AND r.scheduled_at = c.scheduled_at) THEN 'taken'
             WHEN c.kind IN ('fire', 'missed', 'rerun') AND j.paused THEN 'paused'
+            WHEN c.kind IN ('fire', 'missed') AND c.version IS DISTINCT FROM j.version THEN 'stale'
             WHEN c.kind = 'missed' THEN 'missed'
             WHEN ${runningSql('v_live', 'c.job_id')} >= c.max_instances THEN 'skipped'
             ELSE 'run'

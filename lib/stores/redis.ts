@@ -200,22 +200,23 @@ redis.call('PUBLISH', channel, id)
 return view(id, now)
 `),
 
-  // ARGV: instanceId, leaseMs, then per claim: jobId, kind, scheduledAt, missed, maxInstances, runId.
+  // ARGV: instanceId, leaseMs, then per claim: jobId, kind, scheduledAt, missed, maxInstances, runId, version.
   // Returns the store's now, then per claim a fence (won: run) or a status.
   claim: luaScript(`
 local instance, leaseMs = ARGV[1], tonumber(ARGV[2])
 local now = clock()
 touch(instance, now)
 
-local function claimOne (jobId, kind, scheduledAt, missed, maxInstances, runId)
+local function claimOne (jobId, kind, scheduledAt, missed, maxInstances, runId, version)
   local jobKey = key('job', jobId)
-  local job = redis.call('HMGET', jobKey, 'paused', 'watermark')
+  local job = redis.call('HMGET', jobKey, 'paused', 'watermark', 'version')
   if not job[1] then return 'unknown' end
   local at = tonumber(scheduledAt)
   if kind == 'fire' or kind == 'missed' then
     if at > now then return 'early' end
     if job[2] and at <= tonumber(job[2]) then return 'taken' end
     if job[1] == '1' then return 'paused' end
+    if job[3] ~= version then return 'stale' end
     redis.call('HSET', jobKey, 'watermark', scheduledAt)
     redis.call('HINCRBY', jobKey, 'missed', missed)
     if kind == 'missed' then return 'missed' end
@@ -240,8 +241,8 @@ local function claimOne (jobId, kind, scheduledAt, missed, maxInstances, runId)
 end
 
 local out = { now }
-for i = 3, #ARGV, 6 do
-  out[#out + 1] = claimOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5])
+for i = 3, #ARGV, 7 do
+  out[#out + 1] = claimOne(ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5], ARGV[i + 6])
 end
 return out
 `),
@@ -448,7 +449,7 @@ class RedisStore implements Store {
   }
 
   async claim (instanceId: string, claims: readonly Claim[], leaseMs: number): Promise<ClaimOutcome[]> {
-    const args = claims.flatMap((claim) => [claim.jobId, claim.kind, claim.scheduledAt, claim.missed, claim.maxInstances, claim.runId])
+    const args = claims.flatMap((claim) => [claim.jobId, claim.kind, claim.scheduledAt, claim.missed, claim.maxInstances, claim.runId, claim.version])
     const [now, ...outcomes] = await this.#call('claim', SCRIPTS.claim, [instanceId, leaseMs, ...args]) as [number, ...Array<number | string>]
     return outcomes.map((outcome) => toClaimOutcome(outcome, now))
   }

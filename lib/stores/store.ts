@@ -84,6 +84,13 @@ export interface Claim {
   missed: number
   /** The job's limit on live runs in the whole fleet. */
   maxInstances: number
+  /**
+   * The job's `version` the claimer computed this fire from (its last read).
+   * A 'fire' or 'missed' claim from another version is refused as 'stale':
+   * an instance that hasn't yet heard of a resume or a redefinition would
+   * otherwise claim a fire of the old schedule. Not checked for 'manual' and 'rerun'.
+   */
+  version: number
   /** The run's id, chosen by the claimer (unique per run). */
   runId: string
 }
@@ -99,6 +106,8 @@ export type ClaimOutcome =
   | { status: 'taken' }
   /** The job is paused in the store. */
   | { status: 'paused' }
+  /** A 'fire' or 'missed' claim computed from another version of the job than the store's: re-read it. Nothing recorded. */
+  | { status: 'stale' }
   /** Not due yet by the store's clock (`now` is the store's time): try again at the due time. */
   | { status: 'early', now: number }
   /** The store has no job with this id. */

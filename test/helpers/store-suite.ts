@@ -222,6 +222,29 @@ export async function storeSuite (t: Test, factory: StoreFactory): Promise<void>
     t.strictSame(await jobOf(t, a, 'job'), job, 'the watermark did not advance; nothing counted')
   })
 
+  await t.test('claim: a fire computed from another version of the job is stale', async (t) => {
+    const [a, b] = (await fleet(t, 2)).stores
+    await a.reconcile('a', [declare('job', 'A')])
+    // b boots with a new definition: version 2, re-anchored. a hasn't heard of it yet.
+    const [redefined] = await b.reconcile('b', [declare('job', 'B')])
+    t.equal(redefined.version, 2)
+    const now = await a.now()
+    t.strictSame(await a.claim('a', [fire('job', now - 2, { version: 1, missed: 3 })], LATER), [{ status: 'stale' }], 'a fire of the old schedule: stale')
+    t.strictSame(await a.claim('a', [fire('job', now - 2, { kind: 'missed', version: 1, missed: 3 })], LATER), [{ status: 'stale' }], 'a missed fire of the old schedule: stale')
+    t.strictSame(await a.claim('a', [fire('job', now - 2, { version: 3 })], LATER), [{ status: 'stale' }], 'a version the store has not reached: stale too')
+    t.strictSame(await jobOf(t, b, 'job'), redefined, 'nothing recorded: no watermark, no counts')
+    const outcomes = await b.claim('b', [fire('job', now - 2, { version: 2 }), fire('job', now - 1, { kind: 'manual', version: 1, maxInstances: 2 })], LATER)
+    t.strictSame(statuses(outcomes), ['run', 'run'], 'the current version\'s fire runs, and a manual run is not checked')
+    t.strictSame(await a.claim('a', [fire('job', now - 2, { version: 1 })], LATER), [{ status: 'taken' }], 'a fire at or before the watermark is taken, whatever its version')
+    t.strictSame(await b.claim('b', [fire('job', now - 1, { version: 2 })], LATER), [{ status: 'skipped' }], 'the next fire of the current version: two runs live, maxInstances 1')
+    await b.changeJob('job', { paused: true })
+    await b.changeJob('job', { paused: false })
+    const resumedAt = await b.now()
+    t.strictSame(await a.claim('a', [fire('job', resumedAt, { version: 2 })], LATER), [{ status: 'stale' }], 'after a pause and a resume (version 4), a fire computed before them: stale')
+    const job = await jobOf(t, a, 'job')
+    t.strictSame([job.version, job.watermark, job.stats], [4, now - 1, stats({ runs: 2, skipped: 1 })], 'stale claims counted nothing')
+  })
+
   await t.test('claim: a job the store does not know', async (t) => {
     const [a] = (await fleet(t, 1)).stores
     const at = (await a.now()) - 1
@@ -548,7 +571,7 @@ export async function storeSuite (t: Test, factory: StoreFactory): Promise<void>
     t.strictSame(shape(resumed), { ...shape(job), version: 3 }, 'resumed, version 3')
     within(t, resumed.anchorAt, before, after, 're-anchored at the store\'s now')
     t.ok(resumed.anchorAt > job.anchorAt, 'the anchor moved forward')
-    t.equal((await a.claim('a', [fire('job', after - 1)], LATER))[0].status, 'run', 'fires are claimed again')
+    t.equal((await a.claim('a', [fire('job', after - 1, { version: 3 })], LATER))[0].status, 'run', 'fires are claimed again')
     await b.changeJob('job', { paused: true })
     const again = await tick(b, resumed.anchorAt)
     const redefined = await b.changeJob('job', { definition: definition('job', 'B'), hash: hash('B') }) as StoredJob
@@ -665,7 +688,7 @@ function stats (counts: Partial<StoredJob['stats']>): StoredJob['stats'] {
 }
 
 function fire (jobId: string, scheduledAt: number, more: Partial<Claim> = {}): Claim {
-  return { jobId, kind: 'fire', scheduledAt, missed: 0, maxInstances: 1, runId: randomUUID(), ...more }
+  return { jobId, kind: 'fire', scheduledAt, missed: 0, maxInstances: 1, runId: randomUUID(), version: 1, ...more }
 }
 
 function runEnd (jobId: string, fence: number, status: RunEnd['status'], now: number): RunEnd {

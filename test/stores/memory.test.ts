@@ -34,7 +34,7 @@ function declare (id: string, hash = 'h0'): DeclaredJob {
 }
 
 function fire (jobId: string, scheduledAt: number, more: Partial<Claim> = {}): Claim {
-  return { jobId, kind: 'fire', scheduledAt, missed: 0, maxInstances: 5, runId: `run-${scheduledAt}`, ...more }
+  return { jobId, kind: 'fire', scheduledAt, missed: 0, maxInstances: 5, runId: `run-${scheduledAt}`, version: 1, ...more }
 }
 
 t.test('memoryStore and MemoryStore', async (t) => {

@@ -95,7 +95,7 @@ function declared (id: string, overrides: Partial<DeclaredJob> = {}): DeclaredJo
 }
 
 function fire (jobId: string, scheduledAt: number, overrides: Partial<Claim> = {}): Claim {
-  return { jobId, kind: 'fire', scheduledAt, missed: 0, maxInstances: 1, runId: randomUUID(), ...overrides }
+  return { jobId, kind: 'fire', scheduledAt, missed: 0, maxInstances: 1, runId: randomUUID(), version: 1, ...overrides }
 }
 
 function ended (fence: number, jobId: string, overrides: Partial<RunEnd> = {}): RunEnd {
@@ -530,10 +530,14 @@ function registerTests (): void {
           const instance = pick(instances)
           if (action < 0.45) {
             // Several claims of one job in a call are decided in order (the per-job loop), alone by the statement.
+            // Mostly from the job's current version; now and then from another one (stale).
+            const versions = new Map((await memory.readJobs(ids)).map((job) => [job.id, job.version]))
             const claims = Array.from({ length: between(1, 10) }, (_, i): Claim => {
               const kind = pick(['fire', 'fire', 'fire', 'missed', 'manual', 'rerun', 'rerun'] as const)
               const scheduledAt = random() < 0.1 ? base + 500_000 + LATER : pick(times)
-              return { jobId: pick([...ids, 'ghost']), kind, scheduledAt, missed: between(0, 2), maxInstances: between(1, 3), runId: `r${step}.${i}` }
+              const jobId = pick([...ids, 'ghost'])
+              const version = random() < 0.85 ? versions.get(jobId) ?? 1 : between(1, 5)
+              return { jobId, kind, scheduledAt, missed: between(0, 2), maxInstances: between(1, 3), runId: `r${step}.${i}`, version }
             })
             const lease = pick([0, LATER])
             const [outcomes, expected] = await both(async (store) => await store.claim(instance, claims, lease))
@@ -589,7 +593,8 @@ function registerTests (): void {
     t.same((await other.readJobs([...backwards, 'nobody'])).map((job) => job.id), backwards, 'read in the order asked, unknown ids left out')
 
     const at = (await store.now()) - 1000
-    const claims = jobs.map((job) => fire(job.id, at, { missed: 1 }))
+    const versions = new Map(redefined.map((job) => [job.id, job.version]))
+    const claims = jobs.map((job) => fire(job.id, at, { missed: 1, version: versions.get(job.id) ?? 1 }))
     const outcomes = await store.claim('a', claims, LATER)
     t.same(outcomes.map((outcome) => outcome.status), jobs.map((job) => job.paused ? 'paused' : 'run'), 'every due fire won, except those of paused jobs')
     const runs = outcomes.flatMap((outcome, i) => outcome.status === 'run' ? [{ fence: outcome.fence, jobId: claims[i].jobId, runId: claims[i].runId }] : [])
@@ -618,7 +623,7 @@ function registerTests (): void {
     ]), 'each job: its run counted as a success or a failure, kept as its last run, nothing live')
 
     // Second fires with leases of 0 ms: expired at once, for the sweepers.
-    const expiring = (await store.claim('a', runs.map((run) => fire(run.jobId, at + 1)), 0)).map(fenceOf)
+    const expiring = (await store.claim('a', runs.map((run) => fire(run.jobId, at + 1, { version: versions.get(run.jobId) ?? 1 })), 0)).map(fenceOf)
     const swept = await Promise.all([store.sweep(), other.sweep()])
     t.same(swept.flat().map((run) => run.fence).sort(numeric), expiring, 'each expired run swept once')
     const lost = await store.readJobs(runs.map((run) => run.jobId))

@@ -78,7 +78,7 @@ function declared (id: string, overrides: Partial<DeclaredJob> = {}): DeclaredJo
 
 let runIds = 0
 function fire (jobId: string, scheduledAt: number, overrides: Partial<Claim> = {}): Claim {
-  return { jobId, kind: 'fire', scheduledAt, missed: 0, maxInstances: 1, runId: `run-${++runIds}`, ...overrides }
+  return { jobId, kind: 'fire', scheduledAt, missed: 0, maxInstances: 1, runId: `run-${++runIds}`, version: 1, ...overrides }
 }
 
 function ended (fence: number, jobId: string, overrides: Partial<RunEnd> = {}): RunEnd {
