@@ -52,8 +52,11 @@ function declared (ids, version) {
   return ids.map((id) => ({ id, hash: `${id}-${version}`, definition: definitionOf(id, version), paused: false }))
 }
 
+// The jobs' version when they are claimed: 2, after 'reconcile changed' redefined them.
+const CLAIMED_VERSION = 2
+
 function fires (ids, scheduledAt) {
-  return ids.map((jobId) => ({ jobId, kind: 'fire', scheduledAt, missed: 0, maxInstances: 1, runId: randomUUID() }))
+  return ids.map((jobId) => ({ jobId, kind: 'fire', scheduledAt, missed: 0, maxInstances: 1, runId: randomUUID(), version: CLAIMED_VERSION }))
 }
 
 function ends (ids, fences, at) {

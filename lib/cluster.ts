@@ -10,6 +10,7 @@
 import type { Clock } from './clock.js'
 import { ErrorCodes, SchedulerError, storeUnavailable } from './errors.js'
 import type { Logger } from './job.js'
+import { FleetShares } from './shares.js'
 import type { Claim, ClaimOutcome, DeclaredJob, InstanceInfo, JobChangeRequest, LostRun, RunEnd, Store, StoredJob } from './stores/store.js'
 
 export interface ClusterSettings {
@@ -28,6 +29,14 @@ export const RETRY_FIRST_MS = 500
 export const RETRY_MAX_MS = 30_000
 /** Run ends kept while the store is unreachable; older ones are dropped (their leases will expire anyway). */
 export const MAX_PENDING_ENDS = 100_000
+/**
+ * How long after a fire's due time the instances that are not its preferred
+ * claimer send their (backup) claims (lib/shares.ts): long enough for the
+ * preferred instance's claim to be decided under load, so the backups find it
+ * settled; it is also how late a fire runs when its preferred instance died
+ * and the others haven't noticed yet.
+ */
+export const BACKUP_CLAIM_DELAY = 500
 
 /** What the cluster asks of its scheduler. */
 export interface ClusterHost {
@@ -47,6 +56,8 @@ export class Cluster {
   readonly store: Store
   /** The local clock corrected to the store's: due checks agree with the store's. */
   readonly clock: Clock
+  /** Which jobs this instance claims first, from the live instances as last read (refreshed with each heartbeat). */
+  readonly shares: FleetShares
   readonly #instanceId: string
   readonly #base: Clock
   readonly #logger: Logger
@@ -73,6 +84,7 @@ export class Cluster {
     this.#logger = logger
     this.#settings = settings
     this.#host = host
+    this.shares = new FleetShares(instanceId)
     this.clock = {
       now: () => base.now() + this.#offset,
       setTimeout: (fn, ms) => base.setTimeout(fn, ms),
@@ -101,6 +113,7 @@ export class Cluster {
       await this.#measure()
       const stored = await store.reconcile(this.#instanceId, declared)
       await store.heartbeat(this.#instanceId, [], this.#settings.leaseTime)
+      this.#readShares(await store.instances(this.#settings.leaseTime))
       this.#unsubscribe = await store.subscribe((ids) => { this.#hint(ids) })
       this.#armHeartbeat()
       this.#armPoll()
@@ -134,7 +147,9 @@ export class Cluster {
 
   async instances (): Promise<InstanceInfo[] | null> {
     // An instance is listed while its heartbeat would still renew a lease.
-    return await this.#call('instances', async () => await this.store.instances(this.#settings.leaseTime))
+    const instances = await this.#call('instances', async () => await this.store.instances(this.#settings.leaseTime))
+    if (instances !== null) this.#readShares(instances)
+    return instances
   }
 
   /** Queues a run's end; ends go to the store in batches, one round trip per batch. */
@@ -250,6 +265,10 @@ export class Cluster {
     this.#offsetRtt = Number.POSITIVE_INFINITY
   }
 
+  #readShares (instances: InstanceInfo[]): void {
+    this.shares.update(instances.map((instance) => instance.id))
+  }
+
   #unreachable (action: string, err: unknown): void {
     if (!this.#reachable || this.#closed) return
     this.#reachable = false
@@ -312,6 +331,8 @@ export class Cluster {
       const lost = await this.#call('sweep', async () => await this.store.sweep())
       if (lost === null || this.#closed) return
       if (lost.length > 0) this.#host.swept(lost)
+      // Who is alive, for the shares: an instance that stopped is dropped once its heartbeat is a lease old.
+      await this.instances()
     } finally {
       // Whatever a step threw, the loop goes on (DESIGN rule 6); while unreachable, the retry loop runs instead.
       if (this.#reachable) this.#armHeartbeat()

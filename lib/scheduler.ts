@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { MAX_WAIT, setDeadline, systemClock, type Clock } from './clock.js'
-import { Cluster, DEFAULT_LEASE_TIME, DEFAULT_POLL_INTERVAL } from './cluster.js'
+import { BACKUP_CLAIM_DELAY, Cluster, DEFAULT_LEASE_TIME, DEFAULT_POLL_INTERVAL } from './cluster.js'
 import { SafeEmitter } from './emitter.js'
 import { classOf, jobsOf } from './decorators.js'
 import { ErrorCodes, SchedulerError, describe, invalidOption, storeUnavailable } from './errors.js'
@@ -91,6 +91,10 @@ interface PendingClaim {
   run: Run<JobRecord> | null
   /** First missed fire, for the job:missed event. */
   firstMissed: number
+  /** When the first fire was due here (its jittered time): a backup claim measures its lateness from it. NaN for claims outside a wake. */
+  due: number
+  /** How a wake's claim was sent (lib/shares.ts): at the due time, or as a backup a moment later; null for claims outside a wake. */
+  sent: 'first' | 'backup' | null
   /** Later due fires of the same wake (coalesce: false), claimed once this one's outcome is known. */
   rest: number[]
 }
@@ -127,6 +131,17 @@ interface JobRecord {
   stored: StoredJob | null
   /** With a store: the stored version its queued fires were computed from; claims carry it, and the store refuses a fire of another version as 'stale'. */
   version: number
+  /** With a store: whether the job is this instance's share (lib/shares.ts), as of the fleet's `shareEpoch`. */
+  mine: boolean
+  shareEpoch: number
+  /**
+   * With a store, for a job that is not this instance's share: whether to claim
+   * it at the due time anyway. Set when a backup claim wins (the instance whose
+   * share it is didn't claim the fire: it died, is paused, or hasn't the job);
+   * cleared when a claim at the due time finds the fire taken (someone claims
+   * it first again), and when the fleet changes.
+   */
+  prompt: boolean
   /** Logged once: the store runs another definition of this job than this instance's code. */
   warnedDefinition: boolean
   /** Pause, resume and reschedule requests the store hasn't acknowledged yet (it was unreachable): replayed, in order, on reconnect. */
@@ -178,6 +193,8 @@ export class Scheduler<TOwner = unknown> {
   #claims: PendingClaim[] = []
   /** Claims sent and not answered yet (shutdown waits for them). */
   readonly #claiming = new Set<Promise<void>>()
+  /** Timers of backup claims waiting to be sent (lib/shares.ts); cleared at shutdown. */
+  readonly #backups = new Set<unknown>()
   #startedAt = Number.NaN
   #booting: Promise<void> | null = null
   #instances: InstanceStatus[] = []
@@ -287,6 +304,9 @@ export class Scheduler<TOwner = unknown> {
       hash,
       stored: null,
       version: 0,
+      mine: true,
+      shareEpoch: -1,
+      prompt: false,
       warnedDefinition: false,
       pendingChanges: [],
       declaring: null
@@ -421,7 +441,7 @@ export class Scheduler<TOwner = unknown> {
     const run = new Run(job, this.#clock.now(), this.#host)
     const claim: Claim = { jobId: job.id, kind: 'manual', scheduledAt: run.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId, version: job.version }
     // A job added a moment ago may still be on its way to the store: claim once it is there.
-    const started = (job.declaring ?? Promise.resolve()).then(async () => await this.#sendClaims([{ job, claim, run, firstMissed: Number.NaN, rest: [] }])).then((reached) => {
+    const started = (job.declaring ?? Promise.resolve()).then(async () => await this.#sendClaims([{ job, claim, run, firstMissed: Number.NaN, due: Number.NaN, sent: null, rest: [] }])).then((reached) => {
       if (!reached) throw storeUnavailable((this.#cluster as Cluster).store.kind, (this.#cluster as Cluster).store.address, 'run a job', 'not reachable')
       return run.fence === 0 ? null : run.runId
     })
@@ -554,6 +574,8 @@ export class Scheduler<TOwner = unknown> {
     for (const job of this.#jobs.values()) job.fire = Number.NaN
     // Claims already sent: a won one is ended as aborted rather than left to its lease.
     this.#claims = []
+    for (const timer of this.#backups) this.#clock.clearTimeout(timer)
+    this.#backups.clear()
     if (this.#cluster !== null) {
       if (this.#booting !== null) await this.#booting.catch(noop)
       await Promise.all(this.#claiming)
@@ -669,7 +691,7 @@ export class Scheduler<TOwner = unknown> {
       if (this.#claims.length > 0) {
         const claims = this.#claims
         this.#claims = []
-        this.#background(this.#sendClaims(claims))
+        this.#sendWakeClaims(claims)
       }
     } finally {
       // Whatever happened above, the loop goes on (DESIGN rule 6).
@@ -760,7 +782,7 @@ export class Scheduler<TOwner = unknown> {
     // remove or reschedule its own job.
     this.#queueFire(job, next)
     if (this.#cluster !== null) {
-      this.#queueClaims(job, fires ?? (from === null ? [] : [from]), missed, first, cutoff)
+      this.#queueClaims(job, fires ?? (from === null ? [] : [from]), missed, first, cutoff, due)
       return
     }
     if (missed > 0) {
@@ -940,22 +962,92 @@ export class Scheduler<TOwner = unknown> {
   }
 
   /** Turns a job's due fires of this wake into claims (sent together at the end of the wake). */
-  #queueClaims (job: JobRecord, fires: number[], missed: number, first: number, cutoff: number): void {
+  #queueClaims (job: JobRecord, fires: number[], missed: number, first: number, cutoff: number, due: number): void {
     if (fires.length === 0) {
       // Nothing to run, only fires too late to run: claimed too, so the count is kept once in the fleet.
       if (missed > 0) {
         const latest = lastFireAtOrBefore(job.series, first, cutoff - 1) as number
-        this.#claims.push({ job, claim: { jobId: job.id, kind: 'missed', scheduledAt: latest, missed, maxInstances: job.options.maxInstances, runId: '', version: job.version }, run: null, firstMissed: first, rest: [] })
+        this.#claims.push(this.#missedClaim(job, job.version, latest, missed, first))
       }
       return
     }
-    this.#claims.push(this.#fireClaim(job, job.version, fires[0], missed, first, fires.slice(1)))
+    this.#claims.push(this.#fireClaim(job, job.version, fires[0], missed, first, fires.slice(1), due))
   }
 
   /** A claim of the fire at `at`, computed from the job's stored `version`. */
-  #fireClaim (job: JobRecord, version: number, at: number, missed: number, first: number, rest: number[]): PendingClaim {
+  #fireClaim (job: JobRecord, version: number, at: number, missed: number, first: number, rest: number[], due = Number.NaN): PendingClaim {
     const run = new Run(job, at, this.#host)
-    return { job, claim: { jobId: job.id, kind: 'fire', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: run.runId, version }, run, firstMissed: first, rest }
+    return { job, claim: { jobId: job.id, kind: 'fire', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: run.runId, version }, run, firstMissed: first, due, sent: null, rest }
+  }
+
+  /** A claim that only records `missed` fires, the latest at `at` (too late to run). */
+  #missedClaim (job: JobRecord, version: number, at: number, missed: number, first: number): PendingClaim {
+    return { job, claim: { jobId: job.id, kind: 'missed', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: '', version }, run: null, firstMissed: first, due: Number.NaN, sent: null, rest: [] }
+  }
+
+  /**
+   * A wake's claims: those of the jobs this instance claims first (its share,
+   * or jobs whose share's instance doesn't claim them) go now; the others are
+   * backups, sent BACKUP_CLAIM_DELAY later, when the store has nearly always
+   * settled them already (lib/shares.ts).
+   */
+  #sendWakeClaims (claims: PendingClaim[]): void {
+    const shares = (this.#cluster as Cluster).shares
+    const first: PendingClaim[] = []
+    const backups: PendingClaim[] = []
+    for (const pending of claims) {
+      const job = pending.job
+      if (job.shareEpoch !== shares.epoch) {
+        job.mine = shares.isMine(job.id)
+        job.shareEpoch = shares.epoch
+        job.prompt = false
+      }
+      if (job.mine || job.prompt) {
+        pending.sent = 'first'
+        first.push(pending)
+      } else {
+        pending.sent = 'backup'
+        backups.push(pending)
+      }
+    }
+    if (first.length > 0) this.#background(this.#sendClaims(first))
+    if (backups.length === 0) return
+    const timer = this.#clock.setTimeout(() => {
+      this.#backups.delete(timer)
+      // A paused instance leaves the fires to the rest of the fleet, as at its wakes.
+      if (this.#state !== 'running') return
+      const now = this.#clock.now()
+      this.#background(this.#sendClaims(backups.map((pending) => this.#overdue(pending, now))))
+    }, BACKUP_CLAIM_DELAY)
+    this.#backups.add(timer)
+  }
+
+  /** What a wake's claim's outcome says about who claims the job first (see JobRecord.prompt). */
+  #learnShare (pending: PendingClaim, outcome: ClaimOutcome): void {
+    const job = pending.job
+    if (job.mine) return
+    if (pending.sent === 'first' && outcome.status === 'taken') job.prompt = false
+    else if (pending.sent === 'backup' && (outcome.status === 'run' || outcome.status === 'skipped' || outcome.status === 'missed')) job.prompt = true
+  }
+
+  /**
+   * A backup claim as its wake would make it `now`: fires that went past
+   * misfireGraceTime while it waited are claimed as missed (the first by its
+   * jittered due time, the rest by their own, as in #catchUp).
+   */
+  #overdue (pending: PendingClaim, now: number): PendingClaim {
+    const { job, claim } = pending
+    const grace = job.options.misfireGraceTime
+    if (grace === null || claim.kind !== 'fire' || now - pending.due <= grace) return pending
+    const fires = [claim.scheduledAt, ...pending.rest]
+    let late = 1
+    while (late < fires.length && now - fires[late] > grace) late++
+    const first = claim.missed > 0 ? pending.firstMissed : fires[0]
+    const overdue = late === fires.length
+      ? this.#missedClaim(job, claim.version, fires[late - 1], claim.missed + late, first)
+      : this.#fireClaim(job, claim.version, fires[late], claim.missed + late, first, fires.slice(late + 1), fires[late])
+    overdue.sent = 'backup'
+    return overdue
   }
 
   /**
@@ -996,6 +1088,7 @@ export class Scheduler<TOwner = unknown> {
 
   #claimed (pending: PendingClaim, outcome: ClaimOutcome): void {
     const { job, claim } = pending
+    if (pending.sent !== null) this.#learnShare(pending, outcome)
     const run = pending.run as Run<JobRecord>
     if ((outcome.status === 'run' || outcome.status === 'skipped' || outcome.status === 'missed') && claim.missed > 0) {
       this.#reportMissed(job, pending.firstMissed, claim.missed)
@@ -1082,7 +1175,7 @@ export class Scheduler<TOwner = unknown> {
       this.#logger.warn({ jobId: lost.jobId, runId: lost.runId, instanceId: lost.instanceId }, 'fastify-scheduler: a run was lost (its instance stopped renewing its lease)')
       if (job === undefined || job.options.onLost !== 'rerun' || lost.attempt !== 1 || this.#state !== 'running') continue
       const run = new Run(job, lost.scheduledAt, this.#host)
-      batch.push({ job, claim: { jobId: job.id, kind: 'rerun', scheduledAt: lost.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId, version: job.version }, run, firstMissed: Number.NaN, rest: [] })
+      batch.push({ job, claim: { jobId: job.id, kind: 'rerun', scheduledAt: lost.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId, version: job.version }, run, firstMissed: Number.NaN, due: Number.NaN, sent: null, rest: [] })
     }
     if (batch.length > 0) this.#background(this.#sendClaims(batch))
   }

@@ -7,7 +7,7 @@
 import t from 'tap'
 import { Cluster } from '../lib/cluster.js'
 import { MemoryStore } from '../lib/stores/memory.js'
-import { Fleet, FlakyStore, logged, skewedClock } from './helpers/flaky-store.js'
+import { Fleet, FlakyStore, jobOf, logged, skewedClock } from './helpers/flaky-store.js'
 import { ManualClock } from './helpers/fake-clock.js'
 import { recordingLogger } from './helpers/logger.js'
 import { iso } from './helpers/scheduler.js'
@@ -22,13 +22,15 @@ t.test('clock offset: an instance 5 minutes ahead runs each fire when the store 
   const runs: Array<[number, number]> = []
   const a = fleet.join({ clock: skewedClock(fleet.clock, { ms: 300_000 }) })
   const b = fleet.join({ clock: skewedClock(fleet.clock, { ms: 800 }) })
-  a.scheduler.addJob({ id: 'job', trigger: { interval: 10_000 }, handler: (ctx) => { runs.push([ctx.scheduledAt.getTime() - T0, fleet.clock.now() - T0]) } })
+  // A job of a's share: b has no such job and never claims it.
+  const job = jobOf('i1', ['i1', 'i2'])
+  a.scheduler.addJob({ id: job, trigger: { interval: 10_000 }, handler: (ctx) => { runs.push([ctx.scheduledAt.getTime() - T0, fleet.clock.now() - T0]) } })
   await a.scheduler.start()
   await b.scheduler.start()
   t.equal(logged(a, 'warn', /clock is more than a second off/), 1)
   t.match(a.logs.find((line) => /more than a second off/.test(line.msg ?? '')), { obj: { offsetMs: -300_000, store: 'memory' } })
   t.equal(logged(b, 'warn', /off the store/), 0, 'within a second: no warning')
-  t.equal(a.scheduler.getJob('job')?.nextRunAt, iso(at(10_000)))
+  t.equal(a.scheduler.getJob(job)?.nextRunAt, iso(at(10_000)))
   await fleet.clock.tick(60_000)
   t.same(runs, [10, 20, 30, 40, 50, 60].map((s) => [s * 1000, s * 1000]), 'neither early nor late by the store\'s clock')
   t.equal(logged(a, 'warn', /off the store/), 1, 'warned once, not at every heartbeat')

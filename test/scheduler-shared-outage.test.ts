@@ -10,7 +10,7 @@ import { SchedulerError } from '../lib/errors.js'
 import { Scheduler } from '../lib/scheduler.js'
 import { MemoryStore } from '../lib/stores/memory.js'
 import type { RunEnd } from '../lib/stores/store.js'
-import { Fleet, FlakyStore, StallableClock, logged, openRuns, skewedClock } from './helpers/flaky-store.js'
+import { Fleet, FlakyStore, StallableClock, jobOf, logged, openRuns, skewedClock } from './helpers/flaky-store.js'
 import { ManualClock } from './helpers/fake-clock.js'
 import { recordingLogger, type LogLine } from './helpers/logger.js'
 
@@ -90,7 +90,9 @@ t.test('store unreachable at runtime: queued ends, claims and changes meanwhile'
   const open = openRuns(T0)
   const a = fleet.join({ leaseTime: 30_000, pollInterval: 60_000 })
   const b = fleet.join({})
-  a.scheduler.addJob({ id: 'long', trigger: { interval: 3_600_000 }, handler: open.handler('i1') })
+  // A job of a's share, which b doesn't have.
+  const long = jobOf('i1', ['i1', 'i2'], 'long')
+  a.scheduler.addJob({ id: long, trigger: { interval: 3_600_000 }, handler: open.handler('i1') })
   a.scheduler.addJob({ id: 'other', trigger: { interval: 3_600_000 }, handler: () => {} })
   b.scheduler.addJob({ id: 'other', trigger: { interval: 3_600_000 }, handler: () => {} })
   await a.scheduler.start()
@@ -115,7 +117,7 @@ t.test('store unreachable at runtime: queued ends, claims and changes meanwhile'
   a.store.heal()
   await fleet.clock.tick(500)
   t.match(a.scheduler.getJob('other'), { paused: true }, 'the resync reads the change')
-  t.match((await fleet.store.readJobs(['long']))[0], { lastRun: { status: 'success' } })
+  t.match((await fleet.store.readJobs([long]))[0], { lastRun: { status: 'success' } })
   t.equal(a.scheduler.getJob('added')?.nextRunAt, null)
   await fleet.clock.tick(1000)
   await fleet.shutdown()
@@ -191,7 +193,8 @@ t.test('a store answer that breaks a heartbeat or a poll: logged, and neither lo
   const open = openRuns(T0)
   const a = fleet.join({ leaseTime: 3000, pollInterval: 1000 })
   const b = fleet.join({ leaseTime: 3000 })
-  a.scheduler.addJob({ id: 'job', trigger: { interval: 3_600_000 }, handler: open.handler('i1') })
+  const job = jobOf('i1', ['i1', 'i2'])
+  a.scheduler.addJob({ id: job, trigger: { interval: 3_600_000 }, handler: open.handler('i1') })
   await a.scheduler.start()
   await b.scheduler.start()
   await fleet.clock.tick(3_600_000)
@@ -207,7 +210,7 @@ t.test('a store answer that breaks a heartbeat or a poll: logged, and neither lo
   await fleet.clock.tick(10_000)
   t.ok(a.store.count('heartbeat') > beats, 'heartbeats go on')
   t.ok(a.store.count('readJobs') > polls, 'polls go on')
-  t.equal((await fleet.store.readJobs(['job']))[0].lastRun, null, 'the live run of a live instance is not swept as lost')
+  t.equal((await fleet.store.readJobs([job]))[0].lastRun, null, 'the live run of a live instance is not swept as lost')
   t.equal(open.runs[0].signal.aborted, false)
   open.settle()
   await fleet.shutdown()

@@ -114,14 +114,20 @@ class PostgresStore implements Store {
   readonly #ddl: string
   /** The jobs table's comment once #ddl ran: when connect() finds it, everything is in place already. */
   readonly #marker: string
+  /** The schema and the jobs table's name, for MARKER_SQL. */
+  readonly #markerAt: [string, string]
+  /** The advisory lock #ddl runs under. */
+  readonly #lockKey: string
   readonly #subscriptions = new Set<Subscription>()
   #closed = false
 
   constructor (options: PostgresStoreOptions) {
     const { source, schema, prefix } = validate(options)
     this.#names = namesOf(schema, prefix)
-    const ddl = schemaDdl(this.#names, schema, prefix)
+    const ddl = schemaDdl(this.#names, schema)
     this.#marker = schemaMarker(ddl)
+    this.#lockKey = advisoryKey(`${schema}.${prefix}`)
+    this.#markerAt = [schema, prefix + OBJECT_SUFFIXES.jobs]
     this.#ddl = `${ddl}\nCOMMENT ON TABLE ${this.#names.jobs} IS ${pg.escapeLiteral(this.#marker)};\n`
     if ('pool' in source) {
       this.#pool = source.pool
@@ -140,9 +146,25 @@ class PostgresStore implements Store {
   async connect (): Promise<void> {
     // Instances of a fleet connect to objects that exist already, as this very code created them:
     // one quick read, no DDL (re-creating the functions would make every session re-plan them).
-    const [found] = await this.#query('connect', 'SELECT obj_description(to_regclass($1), \'pg_class\') AS result', [this.#names.jobs])
-    if (found.result === this.#marker) return
-    await this.#query('connect', this.#ddl)
+    const found = await this.#query('connect', MARKER_SQL, this.#markerAt)
+    if (found[0]?.result === this.#marker) return
+    // Missing or out of date: created under the advisory lock, after a second look, since instances
+    // booting together all find them missing, and re-creating the functions while another instance
+    // already calls them makes its calls fail ("cache lookup failed for function").
+    let client: pg.PoolClient | null = null
+    try {
+      client = await this.#pool.connect()
+      await client.query('BEGIN')
+      await client.query(`SELECT pg_advisory_xact_lock(${this.#lockKey})`)
+      const { rows } = await client.query(MARKER_SQL, this.#markerAt)
+      if (rows[0]?.result !== this.#marker) await client.query(this.#ddl)
+      await client.query('COMMIT')
+    } catch (err) {
+      await client?.query('ROLLBACK').catch(ignore)
+      throw storeUnavailable(this.kind, this.address, 'connect', err)
+    } finally {
+      client?.release()
+    }
   }
 
   async close (): Promise<void> {
@@ -416,6 +438,19 @@ function namesOf (schema: string, prefix: string): Names {
   return names as Names
 }
 
+/**
+ * The jobs table's comment (connect()'s marker), or no row. A plain read of
+ * the catalogs, which sees what other sessions committed since the statement
+ * began: name lookups such as to_regclass() go through this session's catalog
+ * cache, which doesn't learn of a table another session created while this
+ * one waited for the advisory lock.
+ */
+const MARKER_SQL = `SELECT d.description AS result
+  FROM pg_class AS c
+  JOIN pg_namespace AS n ON n.oid = c.relnamespace
+  JOIN pg_description AS d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+  WHERE n.nspname = $1 AND c.relname = $2`
+
 /** A signed 64-bit advisory lock key from a name (the SQL text inlines it). */
 function advisoryKey (name: string): string {
   const digest = createHash('sha256').update(`fastify-scheduler:${name}`).digest()
@@ -504,11 +539,11 @@ function functionSignatures (n: Names): string[] {
 }
 
 /**
- * Everything connect() creates, as one multi-statement query: PostgreSQL runs
- * it as one implicit transaction, so the advisory lock taken first is held
- * to the end and instances connecting at once create the objects one after
- * the other (CREATE ... IF NOT EXISTS alone still races on the catalogs).
- * (The constructor adds the marker: see schemaMarker.)
+ * Everything connect() creates, as one multi-statement query, which connect()
+ * runs in a transaction holding an advisory lock: instances connecting at once
+ * create the objects one after the other, and only the first that finds them
+ * missing creates them (CREATE ... IF NOT EXISTS alone still races on the
+ * catalogs). (The constructor adds the marker: see schemaMarker.)
  *
  * The functions are set-based: each statement handles every item of the call
  * (one INSERT ... SELECT, UPDATE ... FROM, DELETE of them all), never one
@@ -527,11 +562,10 @@ function functionSignatures (n: Names): string[] {
  * - two computed sets are never joined: grouped together, or one looked up in
  *   the other made an object.
  */
-function schemaDdl (n: Names, schema: string, prefix: string): string {
+function schemaDdl (n: Names, schema: string): string {
   const fences = pg.escapeLiteral(n.fences)
   return `
 SET LOCAL client_min_messages TO warning;
-SELECT pg_advisory_xact_lock(${advisoryKey(`${schema}.${prefix}`)});
 -- Only when missing (CREATE SCHEMA checks the right to create one even when it exists); another
 -- prefix in the same new schema holds another lock, so its CREATE SCHEMA may win the race.
 DO $do$ BEGIN
@@ -696,10 +730,10 @@ $fn$;
 -- call: those must be decided one after the other (the watermark moves, a run just won counts
 -- against maxInstances), here in one loop over them in (job, order), with the job's state in
 -- variables: no statement per claim. It only reads (the calling statement's snapshot); the
--- caller writes the outcomes. p_locked: the ids of the jobs the caller locked (others are
--- unknown); p_live: their live runs. Claims of a job claimed once are decided by claim's
+-- caller writes the outcomes. p_known: the ids of the jobs the caller knows (locked, or all of
+-- whose claims are settled; others are unknown); p_live: the locked jobs' live runs. Claims of a job claimed once are decided by claim's
 -- statement itself, by the same rules.
-CREATE FUNCTION ${n.claimSteps}(p_claims jsonb, p_locked jsonb, p_live jsonb, p_now bigint, p_lease_ms bigint)
+CREATE FUNCTION ${n.claimSteps}(p_claims jsonb, p_known jsonb, p_live jsonb, p_now bigint, p_lease_ms bigint)
 RETURNS TABLE (o_ord bigint, o_job_id text, o_kind text, o_scheduled_at bigint, o_missed bigint, o_run_id text, o_status text)
 LANGUAGE plpgsql STABLE ${PLANNED_PER_CALL} AS $fn$
 DECLARE
@@ -709,7 +743,7 @@ DECLARE
 BEGIN
   FOR v_claim IN
     SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.run_id, c.max_instances, c.occurrence,
-      j.id IS NOT NULL AND p_locked ? j.id AS known, j.paused, j.watermark, c.version IS DISTINCT FROM j.version AS stale,
+      j.id IS NOT NULL AND p_known ? j.id AS known, j.paused, j.watermark, c.version IS DISTINCT FROM j.version AS stale,
       ${runningSql('p_live', 'c.job_id')} AS live,
       c.kind = 'rerun' AND EXISTS (SELECT 1 FROM ${n.reruns} AS r WHERE r.job_id = c.job_id AND r.scheduled_at = c.scheduled_at) AS rerun_done,
       row_number() OVER (PARTITION BY c.job_id, c.kind, c.scheduled_at ORDER BY c.ord) = 1 AS first_of_fire
@@ -767,22 +801,43 @@ $fn$;
 
 -- Every claim of a wake, with its outcome in order. The jobs are locked first, in id order, so
 -- claims of the same fires from several instances serialize per job (one wins) and never
--- deadlock. Then one statement decides every claim, records the runs (fences drawn in the
--- claims' order, as memory.ts), the reruns and the jobs' counts and watermarks, and returns the outcomes.
+-- deadlock; except a job whose every claim here is of a fire at or before its watermark: those
+-- are 'taken' whoever asks, and a watermark only moves forward, so a read without a lock can be
+-- trusted (backup claims, lib/shares.ts, are nearly all of that kind, and cost no lock). Then one
+-- statement decides every claim, records the runs (fences drawn in the claims' order, as
+-- memory.ts), the reruns and the jobs' counts and watermarks, and returns the outcomes.
 CREATE FUNCTION ${n.claim}(p_instance text, p_claims jsonb, p_lease_ms bigint) RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
 DECLARE
   v_now bigint;
-  -- The locked jobs' ids, as the keys of an object, and how many.
+  -- The ids of the jobs whose claims are all settled (taken), as the keys of an object, and how many claims those are.
+  v_settled jsonb;
+  v_settled_claims bigint;
+  -- The locked jobs' ids, likewise; and the jobs known to this call (locked or settled), and how many.
   v_locked jsonb;
-  v_locked_count bigint;
+  v_known jsonb;
+  v_known_count bigint;
   v_live jsonb;
   v_outcomes json;
 BEGIN
-  SELECT coalesce(jsonb_object_agg(locked.id, true), '{}'), count(*) INTO v_locked, v_locked_count FROM (
+  SELECT coalesce(jsonb_object_agg(settled.id, true), '{}'), coalesce(sum(settled.claims), 0) INTO v_settled, v_settled_claims FROM (
+    SELECT j.id, count(*) AS claims
+    FROM ${n.jobs} AS j JOIN jsonb_to_recordset(p_claims) AS c ("jobId" text, kind text, "scheduledAt" bigint) ON c."jobId" = j.id
+    GROUP BY j.id
+    HAVING bool_and(c.kind IN ('fire', 'missed') AND c."scheduledAt" <= j.watermark)
+  ) AS settled;
+  IF v_settled_claims = jsonb_array_length(p_claims) THEN
+    -- Every claim taken (backup claims nearly always are): nothing to lock, decide or record.
+    v_now := ${n.now}();
+    PERFORM ${n.touch}(p_instance, v_now);
+    RETURN coalesce((SELECT json_agg(json_build_object('status', 'taken')) FROM generate_series(1, v_settled_claims)), '[]');
+  END IF;
+  SELECT coalesce(jsonb_object_agg(locked.id, true), '{}') INTO v_locked FROM (
     SELECT j.id FROM ${n.jobs} AS j
-    WHERE j.id IN (SELECT e.c->>'jobId' FROM jsonb_array_elements(p_claims) AS e (c))
+    WHERE j.id IN (SELECT e.c->>'jobId' FROM jsonb_array_elements(p_claims) AS e (c)) AND NOT v_settled ? j.id
     ORDER BY j.id FOR UPDATE
   ) AS locked;
+  v_known := v_locked || v_settled;
+  SELECT count(*) INTO v_known_count FROM jsonb_object_keys(v_known);
   -- Read after the locks: a claim that waited decides by the time it got them.
   v_now := ${n.now}();
   v_live := (${liveMapSql(n, 'live.job_id IN (SELECT jsonb_object_keys(v_locked))', 'v_now')});
@@ -793,7 +848,7 @@ BEGIN
         SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.run_id,
           CASE
             -- A job a concurrent reconcile inserted after the locks above is unknown to this call.
-            WHEN j.id IS NULL OR NOT v_locked ? j.id THEN 'unknown'
+            WHEN j.id IS NULL OR NOT v_known ? j.id THEN 'unknown'
             WHEN c.kind IN ('fire', 'missed') AND c.scheduled_at > v_now THEN 'early'
             WHEN c.kind IN ('fire', 'missed') AND c.scheduled_at <= j.watermark THEN 'taken'
             WHEN c.kind = 'rerun' AND EXISTS (SELECT 1 FROM ${n.reruns} AS r WHERE r.job_id = c.job_id AND r.scheduled_at = c.scheduled_at) THEN 'taken'
@@ -808,7 +863,7 @@ BEGIN
         WHERE c.per_job = 1
         UNION ALL
         -- Not even called when each claim is of another job (as many as the jobs locked), nearly always.
-        SELECT * FROM ${n.claimSteps}(p_claims, v_locked, v_live, v_now, p_lease_ms) WHERE v_locked_count < jsonb_array_length(p_claims)
+        SELECT * FROM ${n.claimSteps}(p_claims, v_known, v_live, v_now, p_lease_ms) WHERE v_known_count < jsonb_array_length(p_claims)
       ) AS u
       -- Sorted before the fences are drawn: they follow the claims' order.
       ORDER BY u.ord

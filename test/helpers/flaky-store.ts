@@ -14,6 +14,7 @@
 import type { Clock } from '../../lib/clock.js'
 import type { JobContext, SchedulerEventName, SchedulerEvents } from '../../lib/job.js'
 import { Scheduler, type SchedulerCoreOptions } from '../../lib/scheduler.js'
+import { FleetShares } from '../../lib/shares.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import type { Claim, DeclaredJob, JobChangeRequest, RunEnd, Store, STORE_METHODS } from '../../lib/stores/store.js'
 import { flush, ManualClock } from './fake-clock.js'
@@ -275,4 +276,23 @@ export function openRuns (origin: number): { handler: (instanceId: string) => (c
 /** How many lines of `level` a member logged whose message matches. */
 export function logged (member: { logs: LogLine[] }, level: string, pattern: RegExp): number {
   return member.logs.filter((line) => line.level === level && pattern.test(line.msg ?? '')).length
+}
+
+/** The instance of the fleet `ids` whose share (lib/shares.ts) the job `jobId` is. */
+export function shareOwner (jobId: string, ids: readonly string[]): string | undefined {
+  return ids.find((id) => {
+    const shares = new FleetShares(id)
+    shares.update(ids)
+    return shares.isMine(jobId)
+  })
+}
+
+/**
+ * A job id whose share is `instanceId`'s in the fleet `ids` (`prefix`, else
+ * `prefix-1`, `prefix-2`, …): for tests where which instance runs a job's fires
+ * is part of the set-up, not what is tested.
+ */
+export function jobOf (instanceId: string, ids: readonly string[], prefix = 'job'): string {
+  const candidates = Array.from({ length: 64 }, (_, i) => i === 0 ? prefix : `${prefix}-${i}`)
+  return candidates.find((id) => shareOwner(id, ids) === instanceId) as string
 }

@@ -653,6 +653,25 @@ function registerTests (): void {
     t.not(recreated.find((row) => row.proname.endsWith('reconcile'))?.oid, created.find((row) => row.proname.endsWith('reconcile'))?.oid, 'made anew')
   })
 
+  t.test('connect(): instances booting at once on a new database create the objects once, and none sees a function vanish', async (t) => {
+    const { prefix, open } = namespace(t)
+    // Each finds nothing at first and waits for the lock; only the first that gets it creates the
+    // objects (dropping and re-creating functions others already call would fail those calls).
+    const stores = await Promise.all(Array.from({ length: 8 }, async () => {
+      const store = await open()
+      await store.reconcile('boot', [declared('job')])
+      return store
+    }))
+    t.equal(stores.length, 8, 'every instance connected and reconciled')
+    const { rows } = await admin.query<{ xmin: string }>(`
+      SELECT c.xmin::text AS xmin FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND starts_with(c.relname, $2)
+      UNION
+      SELECT p.xmin::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = $1 AND starts_with(p.proname, $2)`, [RUN, prefix])
+    t.equal(rows.length, 1, 'the tables and the functions were created by one transaction: the DDL ran once')
+  })
+
   t.test('3 instances claiming, renewing, finishing, sweeping and reconciling the same jobs at once: no deadlock, each fire won once', async (t) => {
     const { open } = namespace(t)
     const stores = await Promise.all([open(), open(), open()])
