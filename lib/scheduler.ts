@@ -687,11 +687,11 @@ export class Scheduler<TOwner = unknown> {
   readonly #wake = (): void => {
     this.#timer = undefined
     try {
-      this.#runDue()
+      const now = this.#runDue()
       if (this.#claims.length > 0) {
         const claims = this.#claims
         this.#claims = []
-        this.#sendWakeClaims(claims)
+        this.#sendWakeClaims(claims, now)
       }
     } finally {
       // Whatever happened above, the loop goes on (DESIGN rule 6).
@@ -699,7 +699,8 @@ export class Scheduler<TOwner = unknown> {
     }
   }
 
-  #runDue (): void {
+  /** Consumes the fires due now; returns the time it read as now. */
+  #runDue (): number {
     // The clock is re-read on every wake and compared with absolute due times:
     // a timer that fires early finds nothing due and just re-arms.
     const now = this.#clock.now()
@@ -708,7 +709,7 @@ export class Scheduler<TOwner = unknown> {
     // looping here forever.
     for (let budget = this.#queue.size; budget > 0; budget--) {
       const head = this.#queue.peek()
-      if (head === undefined || head.due > now) return
+      if (head === undefined || head.due > now) return now
       const job = head.value
       try {
         this.#catchUp(job, now)
@@ -719,6 +720,7 @@ export class Scheduler<TOwner = unknown> {
         this.#logger.error({ err, jobId: job.id }, 'fastify-scheduler: computing the next fire failed; the job is unscheduled')
       }
     }
+    return now
   }
 
   /**
@@ -971,7 +973,8 @@ export class Scheduler<TOwner = unknown> {
       }
       return
     }
-    this.#claims.push(this.#fireClaim(job, job.version, fires[0], missed, first, fires.slice(1), due))
+    // The due time of the fire claimed: the first due fire's (jittered) time, or its own when that one was missed.
+    this.#claims.push(this.#fireClaim(job, job.version, fires[0], missed, first, fires.slice(1), fires[0] === first ? due : fires[0]))
   }
 
   /** A claim of the fire at `at`, computed from the job's stored `version`. */
@@ -988,13 +991,14 @@ export class Scheduler<TOwner = unknown> {
   /**
    * A wake's claims: those of the jobs this instance claims first (its share,
    * or jobs whose share's instance doesn't claim them) go now; the others are
-   * backups, sent BACKUP_CLAIM_DELAY later, when the store has nearly always
-   * settled them already (lib/shares.ts).
+   * backups, sent a moment later, when the store has nearly always settled
+   * them already (lib/shares.ts).
    */
-  #sendWakeClaims (claims: PendingClaim[]): void {
+  #sendWakeClaims (claims: PendingClaim[], now: number): void {
     const shares = (this.#cluster as Cluster).shares
     const first: PendingClaim[] = []
     const backups: PendingClaim[] = []
+    let delay = BACKUP_CLAIM_DELAY
     for (const pending of claims) {
       const job = pending.job
       if (job.shareEpoch !== shares.epoch) {
@@ -1008,17 +1012,26 @@ export class Scheduler<TOwner = unknown> {
       } else {
         pending.sent = 'backup'
         backups.push(pending)
+        // Sent halfway to the job's next wake at the latest: a claim of its next fire, which
+        // this instance may send at once by then, must not overtake it (the watermark would
+        // pass this fire, and it would be refused as taken, neither run nor counted missed).
+        if (!Number.isNaN(job.fire)) {
+          const untilNext = (job.entry as QueueEntry<JobRecord>).due - now
+          if (untilNext < 2 * delay) delay = Math.floor(untilNext / 2)
+        }
       }
     }
     if (first.length > 0) this.#background(this.#sendClaims(first))
     if (backups.length === 0) return
     const timer = this.#clock.setTimeout(() => {
       this.#backups.delete(timer)
+      // Not for a job removed meanwhile (as for a wake's fires without a store).
+      const due = backups.filter((pending) => !pending.job.removed)
       // A paused instance leaves the fires to the rest of the fleet, as at its wakes.
-      if (this.#state !== 'running') return
+      if (this.#state !== 'running' || due.length === 0) return
       const now = this.#clock.now()
-      this.#background(this.#sendClaims(backups.map((pending) => this.#overdue(pending, now))))
-    }, BACKUP_CLAIM_DELAY)
+      this.#background(this.#sendClaims(due.map((pending) => this.#overdue(pending, now))))
+    }, delay)
     this.#backups.add(timer)
   }
 
@@ -1096,7 +1109,8 @@ export class Scheduler<TOwner = unknown> {
     switch (outcome.status) {
       case 'run':
         run.fence = outcome.fence
-        if (this.#state === 'stopped') this.#giveBack(run)
+        // Won while shutting down, or for a job removed meanwhile: not started (as for a wake's fires without a store).
+        if (this.#state === 'stopped' || job.removed) this.#giveBack(run)
         else this.#startRun(job, run)
         break
       case 'skipped':
@@ -1137,10 +1151,11 @@ export class Scheduler<TOwner = unknown> {
     if (jobs !== null) this.#applyStored(jobs, resync)
   }
 
-  /** A won claim that won't run (shutting down): ended at once as aborted, so its lease doesn't linger. */
+  /** A won claim that won't run (shutting down, or its job removed here): ended at once as aborted, so its lease doesn't linger. */
   #giveBack (run: Run<JobRecord>): void {
-    const now = this.#clock.now();
-    (this.#cluster as Cluster).ended({ fence: run.fence, jobId: run.job.id, status: 'aborted', startedAt: now, finishedAt: now, durationMs: 0, error: { name: 'AbortError', message: `Job "${run.job.id}" was not started: the scheduler is shutting down` } })
+    const now = this.#clock.now()
+    const why = this.#state === 'stopped' ? 'the scheduler is shutting down' : 'the job was removed from this instance'
+    ;(this.#cluster as Cluster).ended({ fence: run.fence, jobId: run.job.id, status: 'aborted', startedAt: now, finishedAt: now, durationMs: 0, error: { name: 'AbortError', message: `Job "${run.job.id}" was not started: ${why}` } })
   }
 
   /** Store work nobody awaits: a failure is logged, never an unhandled rejection. */

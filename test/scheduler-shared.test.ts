@@ -357,6 +357,28 @@ t.test('an instance that missed a resume or a redefinition claims no fire of the
   await fleet.shutdown()
 })
 
+t.test('a fire won for a job removed while its claim was on its way is not started: it ends at once as aborted', async (t) => {
+  const fleet = new Fleet(START)
+  let runs = 0
+  const a = fleet.join({})
+  a.scheduler.addJob({ id: 'job', trigger: { interval: 10_000 }, handler: () => { runs++ } })
+  await a.scheduler.start()
+  a.store.hang('claim')
+  await fleet.clock.tick(10_000)
+  t.equal(a.store.held, 1, 'the claim of 10,000 is on its way')
+  a.scheduler.removeJob('job')
+  a.store.release()
+  await fleet.clock.tick(0)
+  t.equal(runs, 0, 'won, but not started')
+  t.same(a.of('job:start'), [])
+  t.match((await fleet.store.readJobs(['job']))[0], {
+    running: 0,
+    watermark: at(10_000),
+    lastRun: { status: 'aborted', error: { name: 'AbortError', message: 'Job "job" was not started: the job was removed from this instance' } }
+  }, 'its lease is given back at once, not left to expire')
+  await fleet.shutdown()
+})
+
 t.test('runJob and startRun with a store: claimed first; maxInstances counts the fleet', async (t) => {
   const fleet = new Fleet(START)
   const open = openRuns(T0)
@@ -518,6 +540,25 @@ t.test('a pause for a job the store has lost (its rows were wiped) declares the 
   a.scheduler.resumeJob('j')
   await fleet.clock.tick(2000)
   t.equal(runs, 3, 'resumed through the new store')
+  await fleet.shutdown()
+})
+
+t.test('a non-coalesced catch-up answered after the instance paused: the first fire runs, the rest are left to the fleet', async (t) => {
+  const fleet = new Fleet(START)
+  const runs: number[] = []
+  const a = fleet.join({})
+  a.scheduler.addJob({ id: 'sync', trigger: { interval: 1000 }, coalesce: false, handler: (ctx) => { runs.push(ctx.scheduledAt.getTime() - T0) } })
+  await a.scheduler.start()
+  a.store.hang('claim')
+  await fleet.clock.jump(3000)
+  t.equal(a.store.held, 1, 'the claim of the catch-up\'s first fire (1,000) is on its way; 2,000 and 3,000 wait for its answer')
+  a.scheduler.pause()
+  a.store.heal()
+  a.store.release()
+  await fleet.clock.tick(0)
+  t.same(runs, [1000], 'the fire it won runs')
+  t.equal(a.store.count('claim'), 1, 'the later fires are not claimed by a paused instance')
+  t.match(await fleet.store.readJobs(['sync']), [{ watermark: at(1000), stats: { runs: 1 } }])
   await fleet.shutdown()
 })
 

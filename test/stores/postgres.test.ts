@@ -672,6 +672,47 @@ function registerTests (): void {
     t.equal(rows.length, 1, 'the tables and the functions were created by one transaction: the DDL ran once')
   })
 
+  t.test('connect(): a role that may not create the objects gets STORE_UNAVAILABLE, and nothing is left half made', async (t) => {
+    const role = `fst_limited_${process.pid}`
+    const schema = `${RUN}_denied`
+    await admin.query(`CREATE ROLE ${pg.escapeIdentifier(role)} LOGIN`)
+    t.teardown(async () => { await admin.query(`DROP ROLE IF EXISTS ${pg.escapeIdentifier(role)}`) })
+    const url = new URL(DATABASE_URL)
+    url.username = role
+    url.password = ''
+    const store = postgresStore({ connectionString: url.href, schema })
+    t.teardown(async () => { await store.close() })
+    await t.rejects(store.connect(), { code: ErrorCodes.STORE_UNAVAILABLE, message: /postgres store .* is unavailable \(connect\): permission denied/ })
+    const { rows } = await admin.query('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = $1', [schema])
+    t.equal(rows[0].n, 0, 'rolled back: no schema')
+    await t.rejects(store.connect(), { code: ErrorCodes.STORE_UNAVAILABLE }, 'and again, on a connection given back to the pool')
+  })
+
+  t.test('claim: fires at or before their job\'s watermark are taken without waiting for a lock on the job (backup claims)', async (t) => {
+    const { prefix, open } = namespace(t)
+    const [a, b] = [await open(), await open()]
+    await a.reconcile('a', [declared('job'), declared('other')])
+    const at = (await a.now()) - 1000
+    t.equal((await a.claim('a', [fire('job', at)], LATER))[0].status, 'run')
+    // Another transaction holds both jobs' rows (a claim or an end of another instance, say).
+    const locker = await admin.connect()
+    t.teardown(() => { locker.release() })
+    await locker.query('BEGIN')
+    await locker.query(`SELECT 1 FROM ${pg.escapeIdentifier(RUN)}.${pg.escapeIdentifier(`${prefix}jobs`)} FOR UPDATE`)
+    const taken = await within(b.claim('b', [fire('job', at), fire('job', at - 500, { kind: 'missed' })], LATER), 10_000)
+    t.strictSame(taken, [{ status: 'taken' }, { status: 'taken' }], 'answered while the rows are locked: nothing to lock, decide or record')
+    // A claim with something to decide waits for the lock, then decides by what it finds.
+    const waiting = b.claim('b', [fire('job', at), fire('other', at)], LATER)
+    let blocked = false
+    for (let look = 0; look < 500 && !blocked; look++) {
+      const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = \'Lock\' AND query LIKE $1', [`%${prefix}claim%`])
+      blocked = rows[0].n > 0
+    }
+    t.ok(blocked, 'a claim of a fire after the watermark waits for the lock')
+    await locker.query('COMMIT')
+    t.same((await waiting).map((outcome) => outcome.status), ['taken', 'run'], 'then each claim is decided as usual')
+  })
+
   t.test('3 instances claiming, renewing, finishing, sweeping and reconciling the same jobs at once: no deadlock, each fire won once', async (t) => {
     const { open } = namespace(t)
     const stores = await Promise.all([open(), open(), open()])
