@@ -31,7 +31,9 @@ const SETTINGS = QUICK
   : { sizes: [1_000, 2_000, 5_000, 10_000], windowS: 10, warmupS: 4, instances: 3 }
 // FLEET_SIZES=2000,10000 and FLEET_STORES=redis pick rows (for one store's numbers alone).
 if (process.env.FLEET_SIZES) SETTINGS.sizes = process.env.FLEET_SIZES.split(',').map(Number)
+// FLEET_INSTANCES=2 and FLEET_WINDOW=30 (seconds) change the fleet's size and the measured window.
 if (process.env.FLEET_INSTANCES) SETTINGS.instances = Number(process.env.FLEET_INSTANCES)
+if (process.env.FLEET_WINDOW) SETTINGS.windowS = Number(process.env.FLEET_WINDOW)
 const STORES = process.env.FLEET_STORES ? process.env.FLEET_STORES.split(',') : ['none', 'postgres', 'redis']
 
 // ---------------------------------------------------------------------------
