@@ -189,7 +189,7 @@ export class Scheduler<TOwner = unknown> {
   #armedFor = Number.NaN
   /** With a store: the connection to the fleet; null for a scheduler of its own. */
   readonly #cluster: Cluster | null = null
-  /** With a store: this wake's claims, sent in one round trip at its end. */
+  /** With a store: this wake's claims, sent at its end: this instance's share in one round trip, the backups in another a moment later. */
   #claims: PendingClaim[] = []
   /** Claims sent and not answered yet (shutdown waits for them). */
   readonly #claiming = new Set<Promise<void>>()

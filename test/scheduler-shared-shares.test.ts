@@ -12,6 +12,7 @@
 import t from 'tap'
 import { BACKUP_CLAIM_DELAY } from '../lib/cluster.js'
 import type { JobContext } from '../lib/job.js'
+import type { TriggerSpec } from '../lib/triggers/trigger.js'
 import type { Claim, ClaimOutcome } from '../lib/stores/store.js'
 import { Fleet, StallableClock, jobOf, openRuns, shareOwner, type Member } from './helpers/flaky-store.js'
 
@@ -84,6 +85,23 @@ function runsOf (runs: RunRecord[], jobId: string): Array<[string, number, numbe
 /** `count` fires every `period` ms from `from`. */
 function fires (from: number, period: number, count: number): number[] {
   return Array.from({ length: count }, (_, k) => from + k * period)
+}
+
+/**
+ * A fleet of two, started, where i1, whose share the job is, doesn't have it: only i2
+ * claims it, by backups until one wins. The job is added on i2 with `options`.
+ */
+async function withoutItsOwner (options: { trigger: TriggerSpec, coalesce?: boolean, misfireGraceTime?: number }): Promise<{ fleet: Fleet, runs: RunRecord[], log: ClaimRecord[], job: string, backup: Member }> {
+  const fleet = new Fleet(START)
+  const runs: RunRecord[] = []
+  const job = jobOf('i1', ['i1', 'i2'])
+  const owner = fleet.join({ pollInterval: 60_000 })
+  const backup = fleet.join({ pollInterval: 60_000 })
+  const log = recordClaims(fleet)
+  backup.scheduler.addJob({ id: job, ...options, handler: recorder(fleet, runs, 'i2') })
+  await owner.scheduler.start()
+  await backup.scheduler.start()
+  return { fleet, runs, log, job, backup }
 }
 
 t.test('a fleet of three: each job\'s fires run on its share\'s instance, on time; the others\' backups find them taken', async (t) => {
@@ -286,16 +304,8 @@ t.test('an instance that stops without leaving: once its heartbeat is a lease ol
 })
 
 t.test('misfireGraceTime shorter than the backup delay: the backup records the fire as missed, nothing runs', async (t) => {
-  const fleet = new Fleet(START)
-  const runs: RunRecord[] = []
-  const job = jobOf('i1', ['i1', 'i2'])
-  const owner = fleet.join({ pollInterval: 60_000 })
-  const backup = fleet.join({ pollInterval: 60_000 })
-  const log = recordClaims(fleet)
   // i1 lacks the job: only i2's backup claims it.
-  backup.scheduler.addJob({ id: job, trigger: { interval: 10_000 }, misfireGraceTime: 200, handler: recorder(fleet, runs, 'i2') })
-  await owner.scheduler.start()
-  await backup.scheduler.start()
+  const { fleet, runs, log, job, backup } = await withoutItsOwner({ trigger: { interval: 10_000 }, misfireGraceTime: 200 })
   await fleet.clock.tick(10_000 + BACKUP_CLAIM_DELAY)
   t.same(runs, [], 'nothing ran: 500 ms late is past the grace of 200 ms')
   t.same(claimsOf(log, job), [['i2', 10_500, 'missed', 10_000, 1, 'missed']], 'the backup claims the fire as missed')
@@ -328,16 +338,8 @@ t.test('misfireGraceTime longer than the backup delay, the share\'s instance pau
 })
 
 t.test('coalesce false, several fires due at one wake: the backup runs those still within grace and counts the others as missed', async (t) => {
-  const fleet = new Fleet(START)
-  const runs: RunRecord[] = []
-  const job = jobOf('i1', ['i1', 'i2'])
-  const owner = fleet.join({ pollInterval: 60_000 })
-  const backup = fleet.join({ pollInterval: 60_000 })
-  const log = recordClaims(fleet)
   // i1 lacks the job. Three fires, 400 ms apart; a grace of 1,000 ms.
-  backup.scheduler.addJob({ id: job, trigger: { interval: 400, endAt: at(1200) }, coalesce: false, misfireGraceTime: 1000, handler: recorder(fleet, runs, 'i2') })
-  await owner.scheduler.start()
-  await backup.scheduler.start()
+  const { fleet, runs, log, job, backup } = await withoutItsOwner({ trigger: { interval: 400, endAt: at(1200) }, coalesce: false, misfireGraceTime: 1000 })
   // The event loop is blocked until 1,300: the fires of 400, 800 and 1,200 are due at one
   // wake, all within grace then (400 is 900 ms late); by the backup (1,800) 400 is past it.
   await fleet.clock.jump(1300)
@@ -354,16 +356,8 @@ t.test('coalesce false, several fires due at one wake: the backup runs those sti
 })
 
 t.test('coalesce false, several fires due at one wake: all past grace by the backup → one missed claim for them all', async (t) => {
-  const fleet = new Fleet(START)
-  const runs: RunRecord[] = []
-  const job = jobOf('i1', ['i1', 'i2'])
-  const owner = fleet.join({ pollInterval: 60_000 })
-  const backup = fleet.join({ pollInterval: 60_000 })
-  const log = recordClaims(fleet)
   // i1 lacks the job. Three fires, 100 ms apart; a grace of 300 ms.
-  backup.scheduler.addJob({ id: job, trigger: { interval: 100, endAt: at(300) }, coalesce: false, misfireGraceTime: 300, handler: recorder(fleet, runs, 'i2') })
-  await owner.scheduler.start()
-  await backup.scheduler.start()
+  const { fleet, runs, log, job, backup } = await withoutItsOwner({ trigger: { interval: 100, endAt: at(300) }, coalesce: false, misfireGraceTime: 300 })
   // Blocked until 350: the fires of 100, 200 and 300 are due, all within grace (100 is 250 ms
   // late); by the backup (850) all are past it.
   await fleet.clock.jump(350)
@@ -376,15 +370,7 @@ t.test('coalesce false, several fires due at one wake: all past grace by the bac
 })
 
 t.test('a wake whose fires are all past grace already: its missed claim goes out as a backup unchanged', async (t) => {
-  const fleet = new Fleet(START)
-  const runs: RunRecord[] = []
-  const job = jobOf('i1', ['i1', 'i2'])
-  const owner = fleet.join({ pollInterval: 60_000 })
-  const backup = fleet.join({ pollInterval: 60_000 })
-  const log = recordClaims(fleet)
-  backup.scheduler.addJob({ id: job, trigger: { interval: 10_000 }, misfireGraceTime: 3000, handler: recorder(fleet, runs, 'i2') })
-  await owner.scheduler.start()
-  await backup.scheduler.start()
+  const { fleet, runs, log, job, backup } = await withoutItsOwner({ trigger: { interval: 10_000 }, misfireGraceTime: 3000 })
   await fleet.clock.jump(25_000) // 10,000 and 20,000 both past grace at the wake
   await fleet.clock.tick(5000)
   t.same(claimsOf(log, job)[0], ['i2', 25_000 + BACKUP_CLAIM_DELAY, 'missed', 20_000, 2, 'missed'], `the wake's missed claim, ${BACKUP_CLAIM_DELAY} ms later`)
@@ -394,15 +380,7 @@ t.test('a wake whose fires are all past grace already: its missed claim goes out
 })
 
 t.test('a late wake with a missed fire and one within grace that is past grace by the backup: all counted as missed', async (t) => {
-  const fleet = new Fleet(START)
-  const runs: RunRecord[] = []
-  const job = jobOf('i1', ['i1', 'i2'])
-  const owner = fleet.join({ pollInterval: 60_000 })
-  const backup = fleet.join({ pollInterval: 60_000 })
-  const log = recordClaims(fleet)
-  backup.scheduler.addJob({ id: job, trigger: { interval: 10_000 }, misfireGraceTime: 6200, handler: recorder(fleet, runs, 'i2') })
-  await owner.scheduler.start()
-  await backup.scheduler.start()
+  const { fleet, runs, log, job, backup } = await withoutItsOwner({ trigger: { interval: 10_000 }, misfireGraceTime: 6200 })
   // Blocked until 26,000: 10,000 is past grace (16,000 ms late), 20,000 within (6,000 ms); by the backup (26,500) it is 6,500 ms late.
   await fleet.clock.jump(26_000)
   await fleet.clock.tick(BACKUP_CLAIM_DELAY) // 26,500
@@ -413,15 +391,7 @@ t.test('a late wake with a missed fire and one within grace that is past grace b
 })
 
 t.test('a late wake with a missed fire and one still within grace at the backup: that one runs', async (t) => {
-  const fleet = new Fleet(START)
-  const runs: RunRecord[] = []
-  const job = jobOf('i1', ['i1', 'i2'])
-  const owner = fleet.join({ pollInterval: 60_000 })
-  const backup = fleet.join({ pollInterval: 60_000 })
-  const log = recordClaims(fleet)
-  backup.scheduler.addJob({ id: job, trigger: { interval: 10_000 }, misfireGraceTime: 15_000, handler: recorder(fleet, runs, 'i2') })
-  await owner.scheduler.start()
-  await backup.scheduler.start()
+  const { fleet, runs, log, job, backup } = await withoutItsOwner({ trigger: { interval: 10_000 }, misfireGraceTime: 15_000 })
   // Blocked until 26,000: 10,000 is past grace (16,000 ms late), 20,000 within (6,000 ms); by the backup (26,500) it is
   // 6,500 ms late, still within the grace of 15,000 ms: it must run, as the share's instance would have run it.
   await fleet.clock.jump(26_000)
@@ -433,15 +403,7 @@ t.test('a late wake with a missed fire and one still within grace at the backup:
 })
 
 t.test('a backup is sent halfway to its job\'s next wake when that is nearer than the backup delay', async (t) => {
-  const fleet = new Fleet(START)
-  const runs: RunRecord[] = []
-  const job = jobOf('i1', ['i1', 'i2'])
-  const owner = fleet.join({ pollInterval: 60_000 })
-  const backup = fleet.join({ pollInterval: 60_000 })
-  const log = recordClaims(fleet)
-  backup.scheduler.addJob({ id: job, trigger: { interval: 1000 }, misfireGraceTime: 1500, handler: recorder(fleet, runs, 'i2') })
-  await owner.scheduler.start()
-  await backup.scheduler.start()
+  const { fleet, runs, log, job, backup } = await withoutItsOwner({ trigger: { interval: 1000 }, misfireGraceTime: 1500 })
   // Blocked until 2,600: 1,000 is past grace, 2,000 within; the next fire is at 3,000, 400 ms away.
   await fleet.clock.jump(2600)
   await fleet.clock.tick(200) // 2,800
@@ -454,19 +416,11 @@ t.test('a backup is sent halfway to its job\'s next wake when that is nearer tha
 })
 
 t.test('an interval shorter than the backup delay: no fire is lost when the instance starts claiming first', async (t) => {
-  const fleet = new Fleet(START)
-  const runs: RunRecord[] = []
-  const job = jobOf('i1', ['i1', 'i2'])
-  const owner = fleet.join({ pollInterval: 60_000 })
-  const backup = fleet.join({ pollInterval: 60_000 })
-  const log = recordClaims(fleet)
   // i1 lacks the job; fires every 400 ms, less than the backup delay. A backup goes out halfway
   // to the job's next fire (the backup of 400 at 600), so that once it won and i2 claims the job
   // first, no claim of a later fire overtakes a backup still waiting: the store's watermark would
   // pass that fire unclaimed.
-  backup.scheduler.addJob({ id: job, trigger: { interval: 400 }, handler: recorder(fleet, runs, 'i2') })
-  await owner.scheduler.start()
-  await backup.scheduler.start()
+  const { fleet, runs, log, job } = await withoutItsOwner({ trigger: { interval: 400 } })
   await fleet.clock.tick(4000)
   t.same(runsOf(runs, job).map((run) => run[1]), fires(400, 400, 10), 'every fire ran')
   t.same(claimsOf(log, job).filter((claim) => claim[5] !== 'run'), [], 'no claim of it was refused')

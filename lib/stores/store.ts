@@ -6,7 +6,8 @@
  * leases) and tells instances that something changed.
  *
  * Every method is one round trip (one statement, one script) so that a wake
- * costs one claim whatever the number of due fires. Times are epoch ms by the
+ * costs a claim or two (its share, its backups) whatever the number of due
+ * fires. Times are epoch ms by the
  * STORE's clock: an instance never decides "due" or "expired" by its own.
  *
  * Implementations: lib/stores/memory.ts (the reference, and the way to run a
