@@ -543,6 +543,24 @@ t.test('a pause for a job the store has lost (its rows were wiped) declares the 
   await fleet.shutdown()
 })
 
+t.test('a non-coalesced catch-up whose first fire is skipped (maxInstances): the later fires are claimed too, and skipped as well', async (t) => {
+  const fleet = new Fleet(START)
+  const open = openRuns(T0)
+  const a = fleet.join({})
+  a.scheduler.addJob({ id: 'busy', trigger: { interval: 1000 }, coalesce: false, handler: open.handler('i1') })
+  await a.scheduler.start()
+  const manual = a.scheduler.runJob('busy') // live for the whole catch-up: maxInstances 1
+  await fleet.clock.tick(0)
+  await fleet.clock.jump(3000)
+  await fleet.clock.tick(0)
+  t.equal(open.runs.length, 1, 'only the manual run')
+  t.match(await fleet.store.readJobs(['busy']), [{ watermark: at(3000), stats: { runs: 1, skipped: 3 } }], 'each of the three fires skipped once')
+  t.same(a.of('job:skipped').map((event) => [event.scheduledAt.getTime() - T0, event.reason]), [[1000, 'max-instances'], [2000, 'max-instances'], [3000, 'max-instances']])
+  open.settle()
+  await manual
+  await fleet.shutdown()
+})
+
 t.test('a non-coalesced catch-up answered after the instance paused: the first fire runs, the rest are left to the fleet', async (t) => {
   const fleet = new Fleet(START)
   const runs: number[] = []
