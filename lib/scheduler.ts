@@ -95,6 +95,10 @@ interface PendingClaim {
   due: number
   /** How a wake's claim was sent (lib/shares.ts): at the due time, or as a backup a moment later; null for claims outside a wake. */
   sent: 'first' | 'backup' | null
+  /** Part of a non-coalesced catch-up claimed fire after fire (JobRecord.chain). */
+  chained: boolean
+  /** The job's `requeued` when this claim was made: one made before the job was queued again from the store is not sent. */
+  requeued: number
   /** Later due fires of the same wake (coalesce: false), claimed once this one's outcome is known. */
   rest: number[]
 }
@@ -142,6 +146,15 @@ interface JobRecord {
    * it first again), and when the fleet changes.
    */
   prompt: boolean
+  /**
+   * With a store: a non-coalesced catch-up of this job being claimed, fire
+   * after fire (#claimRest). The job's later claims wait for it: one decided
+   * first would move the watermark past the catch-up's fires, which would then
+   * be refused as taken, neither run nor counted missed.
+   */
+  chain: { done: Promise<void>, end: () => void } | null
+  /** With a store: bumped each time its fires are queued again from what the store holds (a change, a resync). */
+  requeued: number
   /** Logged once: the store runs another definition of this job than this instance's code. */
   warnedDefinition: boolean
   /** Pause, resume and reschedule requests the store hasn't acknowledged yet (it was unreachable): replayed, in order, on reconnect. */
@@ -307,6 +320,8 @@ export class Scheduler<TOwner = unknown> {
       mine: true,
       shareEpoch: -1,
       prompt: false,
+      chain: null,
+      requeued: 0,
       warnedDefinition: false,
       pendingChanges: [],
       declaring: null
@@ -441,7 +456,7 @@ export class Scheduler<TOwner = unknown> {
     const run = new Run(job, this.#clock.now(), this.#host)
     const claim: Claim = { jobId: job.id, kind: 'manual', scheduledAt: run.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId, version: job.version }
     // A job added a moment ago may still be on its way to the store: claim once it is there.
-    const started = (job.declaring ?? Promise.resolve()).then(async () => await this.#sendClaims([{ job, claim, run, firstMissed: Number.NaN, due: Number.NaN, sent: null, rest: [] }])).then((reached) => {
+    const started = (job.declaring ?? Promise.resolve()).then(async () => await this.#sendClaims([{ job, claim, run, firstMissed: Number.NaN, due: Number.NaN, sent: null, chained: false, requeued: job.requeued, rest: [] }])).then((reached) => {
       if (!reached) throw storeUnavailable((this.#cluster as Cluster).store.kind, (this.#cluster as Cluster).store.address, 'run a job', 'not reachable')
       return run.fence === 0 ? null : run.runId
     })
@@ -943,6 +958,7 @@ export class Scheduler<TOwner = unknown> {
       this.#logger.warn({ jobId: job.id }, 'fastify-scheduler: the store holds another definition of this job than this instance\'s code (another version of the code, or a rescheduleJob); this instance follows the stored one')
     }
     this.#unschedule(job)
+    job.requeued++
     let trigger: Trigger
     try {
       trigger = createTrigger(stored.definition.trigger as unknown as TriggerSpec, { timezone: stored.definition.zone, anchor: stored.anchorAt })
@@ -980,12 +996,12 @@ export class Scheduler<TOwner = unknown> {
   /** A claim of the fire at `at`, computed from the job's stored `version`. */
   #fireClaim (job: JobRecord, version: number, at: number, missed: number, first: number, rest: number[], due = Number.NaN): PendingClaim {
     const run = new Run(job, at, this.#host)
-    return { job, claim: { jobId: job.id, kind: 'fire', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: run.runId, version }, run, firstMissed: first, due, sent: null, rest }
+    return { job, claim: { jobId: job.id, kind: 'fire', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: run.runId, version }, run, firstMissed: first, due, sent: null, chained: false, requeued: job.requeued, rest }
   }
 
   /** A claim that only records `missed` fires, the latest at `at` (too late to run). */
   #missedClaim (job: JobRecord, version: number, at: number, missed: number, first: number): PendingClaim {
-    return { job, claim: { jobId: job.id, kind: 'missed', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: '', version }, run: null, firstMissed: first, due: Number.NaN, sent: null, rest: [] }
+    return { job, claim: { jobId: job.id, kind: 'missed', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: '', version }, run: null, firstMissed: first, due: Number.NaN, sent: null, chained: false, requeued: job.requeued, rest: [] }
   }
 
   /**
@@ -1001,6 +1017,11 @@ export class Scheduler<TOwner = unknown> {
     let delay = BACKUP_CLAIM_DELAY
     for (const pending of claims) {
       const job = pending.job
+      if (job.chain !== null) {
+        this.#afterChain(job.chain, pending)
+        continue
+      }
+      if (pending.rest.length > 0) this.#startChain(pending)
       if (job.shareEpoch !== shares.epoch) {
         job.mine = shares.isMine(job.id)
         job.shareEpoch = shares.epoch
@@ -1025,10 +1046,15 @@ export class Scheduler<TOwner = unknown> {
     if (backups.length === 0) return
     const timer = this.#clock.setTimeout(() => {
       this.#backups.delete(timer)
-      // Not for a job removed meanwhile (as for a wake's fires without a store).
-      const due = backups.filter((pending) => !pending.job.removed)
-      // A paused instance leaves the fires to the rest of the fleet, as at its wakes.
-      if (this.#state !== 'running' || due.length === 0) return
+      // Not for a job removed meanwhile (as for a wake's fires without a store), nor one queued
+      // again from the store since (the store was unreachable, it changed); a paused instance
+      // leaves the fires to the rest of the fleet, as at its wakes.
+      const due = backups.filter((pending) => {
+        const send = this.#current(pending)
+        if (!send) this.#endChain(pending)
+        return send
+      })
+      if (due.length === 0) return
       const now = this.#clock.now()
       this.#background(this.#sendClaims(due.map((pending) => this.#overdue(pending, now))))
     }, delay)
@@ -1060,6 +1086,7 @@ export class Scheduler<TOwner = unknown> {
       ? this.#missedClaim(job, claim.version, fires[late - 1], claim.missed + late, first)
       : this.#fireClaim(job, claim.version, fires[late], claim.missed + late, first, fires.slice(late + 1), fires[late])
     overdue.sent = 'backup'
+    overdue.chained = pending.chained
     return overdue
   }
 
@@ -1069,23 +1096,64 @@ export class Scheduler<TOwner = unknown> {
    * store before the next fire is claimed, so maxInstances doesn't count it;
    * otherwise the rest are claimed together (and skipped beyond maxInstances).
    */
-  async #claimRest (pending: PendingClaim): Promise<void> {
+  async #claimRest (pending: PendingClaim, taken: boolean): Promise<void> {
     const { job, rest } = pending
     // The version the first fire was computed from: the store refuses the rest if the job changed meanwhile.
     const version = pending.claim.version
-    if (pending.run?.ended === true) {
-      await (this.#cluster as Cluster).flush()
-      await this.#sendClaims([this.#fireClaim(job, version, rest[0], 0, Number.NaN, rest.slice(1))])
-    } else {
-      await this.#sendClaims(rest.map((at) => this.#fireClaim(job, version, at, 0, Number.NaN, [])))
-    }
+    // One after the other when no run of this catch-up is live: the first fire was taken
+    // (by another instance catching up), or its run has already ended.
+    const ended = pending.run?.ended === true
+    const claims = taken || ended
+      ? [this.#fireClaim(job, version, rest[0], 0, Number.NaN, rest.slice(1))]
+      : rest.map((at) => this.#fireClaim(job, version, at, 0, Number.NaN, []))
+    for (const claim of claims) claim.chained = true
+    if (ended) await (this.#cluster as Cluster).flush()
+    await this.#sendClaims(claims)
+  }
+
+  /** A catch-up claimed fire after fire begins: the job's later claims wait for it (JobRecord.chain). */
+  #startChain (pending: PendingClaim): void {
+    let end!: () => void
+    const done = new Promise<void>((resolve) => { end = resolve })
+    pending.job.chain = { done, end }
+    pending.chained = true
+  }
+
+  /** The job's catch-up has been claimed to its end (or can't be): its later claims go. */
+  #endChain (pending: PendingClaim): void {
+    const chain = pending.job.chain
+    if (!pending.chained || chain === null) return
+    pending.job.chain = null
+    chain.end()
+  }
+
+  /** A wake's claim of a job whose catch-up is being claimed: sent when that is done. */
+  #afterChain (chain: { done: Promise<void> }, pending: PendingClaim): void {
+    this.#background(chain.done.then(() => {
+      if (this.#current(pending)) this.#sendWakeClaims([pending], this.#clock.now())
+    }))
+  }
+
+  /**
+   * Whether a wake's claim held back (a backup, one behind a catch-up) may still
+   * go: the scheduler runs, its job is still here, and its fires weren't queued
+   * again from the store since, from the store's watermark (after an outage,
+   * say): sent then, it would claim a fire ahead of the earlier ones that
+   * re-queueing brought back, and pass the watermark over them.
+   */
+  #current (pending: PendingClaim): boolean {
+    return this.#state === 'running' && !pending.job.removed && pending.requeued === pending.job.requeued
   }
 
   /** Sends claims in one round trip and acts on the outcomes; false when the store couldn't be reached (nothing ran). */
   async #sendClaims (batch: PendingClaim[]): Promise<boolean> {
     let reached = false
     const sent = (this.#cluster as Cluster).claim(batch.map((pending) => pending.claim)).then((outcomes) => {
-      if (outcomes === null) return
+      if (outcomes === null) {
+        // Nothing was decided: a catch-up among them is over here (the resync on reconnect takes it up again).
+        for (const pending of batch) this.#endChain(pending)
+        return
+      }
       reached = true
       outcomes.forEach((outcome, i) => { this.#claimed(batch[i], outcome) })
       this.#arm()
@@ -1100,6 +1168,17 @@ export class Scheduler<TOwner = unknown> {
   }
 
   #claimed (pending: PendingClaim, outcome: ClaimOutcome): void {
+    let continued = false
+    try {
+      continued = this.#decided(pending, outcome)
+    } finally {
+      // Whatever happened, a catch-up that goes no further lets the job's later claims go.
+      if (!continued) this.#endChain(pending)
+    }
+  }
+
+  /** Acts on a claim's outcome; true when the rest of a catch-up is claimed next. */
+  #decided (pending: PendingClaim, outcome: ClaimOutcome): boolean {
     const { job, claim } = pending
     if (pending.sent !== null) this.#learnShare(pending, outcome)
     const run = pending.run as Run<JobRecord>
@@ -1134,9 +1213,13 @@ export class Scheduler<TOwner = unknown> {
         // 'taken' (another instance has it), 'missed' (reported above).
         break
     }
-    if (pending.rest.length > 0 && (outcome.status === 'run' || outcome.status === 'skipped') && this.#state === 'running') {
-      this.#background(this.#claimRest(pending))
+    // The rest of a catch-up is claimed also when its first fire was taken: another
+    // instance catching up too may not have claimed them all yet.
+    if (pending.rest.length > 0 && (outcome.status === 'run' || outcome.status === 'skipped' || outcome.status === 'taken') && this.#state === 'running') {
+      this.#background(this.#claimRest(pending, outcome.status === 'taken'))
+      return true
     }
+    return false
   }
 
   #reportMissed (job: JobRecord, first: number, count: number): void {
@@ -1190,7 +1273,7 @@ export class Scheduler<TOwner = unknown> {
       this.#logger.warn({ jobId: lost.jobId, runId: lost.runId, instanceId: lost.instanceId }, 'fastify-scheduler: a run was lost (its instance stopped renewing its lease)')
       if (job === undefined || job.options.onLost !== 'rerun' || lost.attempt !== 1 || this.#state !== 'running') continue
       const run = new Run(job, lost.scheduledAt, this.#host)
-      batch.push({ job, claim: { jobId: job.id, kind: 'rerun', scheduledAt: lost.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId, version: job.version }, run, firstMissed: Number.NaN, due: Number.NaN, sent: null, rest: [] })
+      batch.push({ job, claim: { jobId: job.id, kind: 'rerun', scheduledAt: lost.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId, version: job.version }, run, firstMissed: Number.NaN, due: Number.NaN, sent: null, chained: false, requeued: job.requeued, rest: [] })
     }
     if (batch.length > 0) this.#background(this.#sendClaims(batch))
   }

@@ -274,3 +274,58 @@ t.test('Cluster on its own: closed by its host while catching up, it arms nothin
   await closing
   t.equal(clock.pending, 0, 'no heartbeat or poll armed after close')
 })
+
+t.test('two instances catching up one non-coalesced job after an outage: each fire once, none passed over by a later claim', async (t) => {
+  const fleet = new Fleet(START)
+  const ran: string[] = []
+  const job = jobOf('i2', ['i1', 'i2']) // b's share
+  // Heartbeats every second: from the first, each instance knows the other.
+  const [a, b] = [fleet.join({ leaseTime: 3000, pollInterval: 60_000 }), fleet.join({ leaseTime: 3000, pollInterval: 60_000 })]
+  for (const member of [a, b]) {
+    const id = member.scheduler.instanceId
+    // maxInstances 5: a's ends, held below, leave its runs live in the store meanwhile.
+    member.scheduler.addJob({
+      id: job,
+      trigger: { interval: 1000 },
+      coalesce: false,
+      maxInstances: 5,
+      handler: (ctx) => {
+        const fire = ctx.scheduledAt.getTime() - T0
+        ran.push(`${fire} ${id}`)
+        // a's catch-up stalls after 3,000: its claim of 4,000 will be slow.
+        if (id === 'i1' && fire === 3000) a.store.hang('claim')
+      }
+    })
+    await member.scheduler.start()
+  }
+  await fleet.clock.tick(1500)
+  t.same(ran, ['1000 i2'], 'b claims its share first')
+  a.store.fail()
+  b.store.fail()
+  await fleet.clock.tick(1900) // 3,400: both lost the store at 2,000; 2,000 and 3,000 are unclaimed
+  a.store.heal()
+  a.store.hang('finish')
+  await fleet.clock.tick(400) // 3,800: a is back (3,500) and catches up as a backup (3,750): 2,000 ran, its end is on its way
+  t.same(ran, ['1000 i2', '2000 i1'])
+  b.store.heal()
+  b.store.hang('claim')
+  await fleet.clock.tick(1700) // 5,500: b is back (watermark 2,000) and claims its catch-up from 3,000: on its way
+  t.equal(b.store.held, 1)
+  t.same(ran, ['1000 i2', '2000 i1'], 'a\'s claims of 4,000 and 5,000 wait for its catch-up to end')
+  a.store.heal()
+  a.store.release() // a's catch-up goes on: 3,000 runs on a; its claim of 4,000 is on its way
+  await fleet.clock.tick(0)
+  t.same(ran, ['1000 i2', '2000 i1', '3000 i1'])
+  b.store.heal()
+  b.store.release() // b's claim of 3,000 is taken: b goes on with 4,000, then 5,000
+  await fleet.clock.tick(0)
+  t.same(ran.slice(3), ['4000 i2', '5000 i2'], 'the fires after the one taken are claimed and run, not left for a later claim to pass over')
+  await fleet.clock.tick(500) // 6,000: b's next fire
+  a.store.heal()
+  a.store.release() // a's claim of 4,000 arrives: taken, and so is 5,000; then its claims that waited
+  await fleet.clock.tick(2000) // 8,000
+  t.same(ran.map((entry) => Number(entry.split(' ')[0])), [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000], 'each fire once, in order')
+  t.match((await fleet.store.readJobs([job]))[0], { watermark: at(8000), stats: { runs: 8, skipped: 0, missed: 0 } })
+  await fleet.shutdown()
+  t.equal(fleet.clock.pending, 0)
+})
