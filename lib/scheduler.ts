@@ -30,7 +30,7 @@ import {
 } from './job.js'
 import { FireQueue, type QueueEntry } from './queue.js'
 import { Run, RunList, noopLogger, runIdOf, type RunHost } from './runner.js'
-import { isStore, type Claim, type ClaimOutcome, type DeclaredJob, type JobChangeRequest, type LostRun, type SharedDefinition, type Store, type StoredJob, type StoredRun } from './stores/store.js'
+import { isStore, type Claim, type ClaimKind, type ClaimOutcome, type DeclaredJob, type JobChangeRequest, type LostRun, type SharedDefinition, type Store, type StoredJob, type StoredRun } from './stores/store.js'
 import { createTrigger, type Trigger, type TriggerSpec } from './triggers/trigger.js'
 import { resolveZone } from './triggers/zone.js'
 
@@ -454,9 +454,8 @@ export class Scheduler<TOwner = unknown> {
   /** A manual run with a store: claimed first, so maxInstances counts the fleet's runs. */
   #startSharedRun (job: JobRecord): RunHandle {
     const run = new Run(job, this.#clock.now(), this.#host)
-    const claim: Claim = { jobId: job.id, kind: 'manual', scheduledAt: run.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId, version: job.version }
     // A job added a moment ago may still be on its way to the store: claim once it is there.
-    const started = (job.declaring ?? Promise.resolve()).then(async () => await this.#sendClaims([{ job, claim, run, firstMissed: Number.NaN, due: Number.NaN, sent: null, chained: false, requeued: job.requeued, rest: [] }])).then((reached) => {
+    const started = (job.declaring ?? Promise.resolve()).then(async () => await this.#sendClaims([pendingClaim(job, 'manual', run.scheduledAt, run, job.version)])).then((reached) => {
       if (!reached) throw storeUnavailable((this.#cluster as Cluster).store.kind, (this.#cluster as Cluster).store.address, 'run a job', 'not reachable')
       return run.fence === 0 ? null : run.runId
     })
@@ -995,13 +994,12 @@ export class Scheduler<TOwner = unknown> {
 
   /** A claim of the fire at `at`, computed from the job's stored `version`. */
   #fireClaim (job: JobRecord, version: number, at: number, missed: number, first: number, rest: number[], due = Number.NaN): PendingClaim {
-    const run = new Run(job, at, this.#host)
-    return { job, claim: { jobId: job.id, kind: 'fire', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: run.runId, version }, run, firstMissed: first, due, sent: null, chained: false, requeued: job.requeued, rest }
+    return pendingClaim(job, 'fire', at, new Run(job, at, this.#host), version, { missed, firstMissed: first, due, rest })
   }
 
   /** A claim that only records `missed` fires, the latest at `at` (too late to run). */
   #missedClaim (job: JobRecord, version: number, at: number, missed: number, first: number): PendingClaim {
-    return { job, claim: { jobId: job.id, kind: 'missed', scheduledAt: at, missed, maxInstances: job.options.maxInstances, runId: '', version }, run: null, firstMissed: first, due: Number.NaN, sent: null, chained: false, requeued: job.requeued, rest: [] }
+    return pendingClaim(job, 'missed', at, null, version, { missed, firstMissed: first })
   }
 
   /**
@@ -1272,8 +1270,7 @@ export class Scheduler<TOwner = unknown> {
       const job = this.#jobs.get(lost.jobId)
       this.#logger.warn({ jobId: lost.jobId, runId: lost.runId, instanceId: lost.instanceId }, 'fastify-scheduler: a run was lost (its instance stopped renewing its lease)')
       if (job === undefined || job.options.onLost !== 'rerun' || lost.attempt !== 1 || this.#state !== 'running') continue
-      const run = new Run(job, lost.scheduledAt, this.#host)
-      batch.push({ job, claim: { jobId: job.id, kind: 'rerun', scheduledAt: lost.scheduledAt, missed: 0, maxInstances: job.options.maxInstances, runId: run.runId, version: job.version }, run, firstMissed: Number.NaN, due: Number.NaN, sent: null, chained: false, requeued: job.requeued, rest: [] })
+      batch.push(pendingClaim(job, 'rerun', lost.scheduledAt, new Run(job, lost.scheduledAt, this.#host), job.version))
     }
     if (batch.length > 0) this.#background(this.#sendClaims(batch))
   }
@@ -1297,6 +1294,21 @@ export class Scheduler<TOwner = unknown> {
       lastRun: stored === null ? lastRunOf(job.lastRun, this.instanceId) : storedRunOf(stored.lastRun),
       stats: { ...(stored === null ? job.stats : stored.stats) }
     }
+  }
+}
+
+/** A claim of `job` waiting to be sent, with what to do with its outcome; `run` is null for a 'missed' claim. */
+function pendingClaim (job: JobRecord, kind: ClaimKind, scheduledAt: number, run: Run<JobRecord> | null, version: number, more: { missed?: number, firstMissed?: number, due?: number, rest?: number[] } = {}): PendingClaim {
+  return {
+    job,
+    claim: { jobId: job.id, kind, scheduledAt, missed: more.missed ?? 0, maxInstances: job.options.maxInstances, runId: run?.runId ?? '', version },
+    run,
+    firstMissed: more.firstMissed ?? Number.NaN,
+    due: more.due ?? Number.NaN,
+    sent: null,
+    chained: false,
+    requeued: job.requeued,
+    rest: more.rest ?? []
   }
 }
 
