@@ -920,8 +920,9 @@ $fn$;
 -- in the call; a repeat is refused). Locks: the runs' jobs in id order, then the runs in fence order.
 CREATE FUNCTION ${n.finish}(p_instance text, p_ends jsonb) RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
 DECLARE
-  -- Each fence's first end: fence → its index in p_ends.
+  -- Each fence's first end: fence → its index in p_ends; and the fences, to find their runs by primary key.
   v_firsts jsonb;
+  v_fences bigint[];
   -- The fences of the runs ended: fence → true.
   v_ended jsonb;
   v_accepted json;
@@ -930,17 +931,20 @@ BEGIN
     RETURN '[]';
   END IF;
   -- The last value given for a key is kept: the first end of a fence, here.
-  SELECT coalesce(jsonb_object_agg(((x.e->>'fence')::bigint)::text, x.ord - 1 ORDER BY x.ord DESC), '{}') INTO v_firsts
+  SELECT coalesce(jsonb_object_agg(((x.e->>'fence')::bigint)::text, x.ord - 1 ORDER BY x.ord DESC), '{}'), array_agg((x.e->>'fence')::bigint)
+  INTO v_firsts, v_fences
   FROM jsonb_array_elements(p_ends) WITH ORDINALITY AS x (e, ord);
+  -- The runs are found by fence (the primary key), never by a scan: the runs table is a queue,
+  -- its dead rows outnumber the live ones between vacuums.
   PERFORM 1 FROM ${n.jobs}
-  WHERE id IN (SELECT r.job_id FROM ${n.runs} AS r WHERE r.instance_id = p_instance AND r.status = 'running' AND v_firsts ? r.fence::text)
+  WHERE id IN (SELECT r.job_id FROM ${n.runs} AS r WHERE r.fence = ANY (v_fences) AND r.instance_id = p_instance AND r.status = 'running')
   ORDER BY id FOR UPDATE;
   PERFORM 1 FROM ${n.runs} AS r
-  WHERE r.instance_id = p_instance AND r.status = 'running' AND v_firsts ? r.fence::text
+  WHERE r.fence = ANY (v_fences) AND r.instance_id = p_instance AND r.status = 'running'
   ORDER BY r.fence FOR UPDATE;
   WITH ended AS (
     DELETE FROM ${n.runs} AS r
-    WHERE r.instance_id = p_instance AND r.status = 'running' AND v_firsts ? r.fence::text
+    WHERE r.fence = ANY (v_fences) AND r.instance_id = p_instance AND r.status = 'running'
     RETURNING r.fence, r.job_id, r.run_id, r.scheduled_at, (v_firsts ->> r.fence::text)::int AS at
   ),
   counted AS (
@@ -974,20 +978,19 @@ $fn$;
 CREATE FUNCTION ${n.heartbeat}(p_instance text, p_fences bigint[], p_lease_ms bigint) RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
 DECLARE
   v_now bigint := ${n.now}();
-  -- The fences given, then those renewed: fence → true.
-  v_given jsonb;
+  -- The fences renewed: fence → true.
   v_renewed jsonb;
   v_lost json := '[]';
 BEGIN
   -- An instance running nothing only says it is alive.
   IF cardinality(p_fences) > 0 THEN
-    SELECT jsonb_object_agg(f::text, true) INTO v_given FROM unnest(p_fences) AS f;
+    -- By primary key, as finish.
     PERFORM 1 FROM ${n.runs} AS r
-    WHERE r.instance_id = p_instance AND r.status = 'running' AND v_given ? r.fence::text
+    WHERE r.fence = ANY (p_fences) AND r.instance_id = p_instance AND r.status = 'running'
     ORDER BY r.fence FOR UPDATE;
     WITH renewed AS (
       UPDATE ${n.runs} AS r SET lease_until = v_now + p_lease_ms
-      WHERE r.instance_id = p_instance AND r.status = 'running' AND v_given ? r.fence::text
+      WHERE r.fence = ANY (p_fences) AND r.instance_id = p_instance AND r.status = 'running'
       RETURNING r.fence
     )
     SELECT coalesce(jsonb_object_agg(renewed.fence::text, true), '{}') INTO v_renewed FROM renewed;
