@@ -104,18 +104,24 @@ async function withoutItsOwner (options: { trigger: TriggerSpec, coalesce?: bool
   return { fleet, runs, log, job, backup }
 }
 
-t.test('a fleet of three: each job\'s fires run on its share\'s instance, on time; the others\' backups find them taken', async (t) => {
+/** Three members, started, each with every one of `jobs` (every 10 s); their claims recorded. */
+async function threeWith (jobs: string[]): Promise<{ fleet: Fleet, runs: RunRecord[], log: ClaimRecord[], members: Member[] }> {
   const fleet = new Fleet(START)
   const runs: RunRecord[] = []
-  const jobs = Array.from({ length: 9 }, (_, i) => `job-${i}`)
-  const owner = new Map(jobs.map((jobId) => [jobId, shareOwner(jobId, IDS) as string]))
-  t.same([...new Set(owner.values())].sort(), IDS, 'the jobs spread over all three instances')
   const members = IDS.map(() => fleet.join({ leaseTime: 3000, pollInterval: 60_000 }))
   const log = recordClaims(fleet)
   for (const member of members) {
     for (const jobId of jobs) member.scheduler.addJob({ id: jobId, trigger: { interval: 10_000 }, handler: recorder(fleet, runs, member.scheduler.instanceId) })
     await member.scheduler.start()
   }
+  return { fleet, runs, log, members }
+}
+
+t.test('a fleet of three: each job\'s fires run on its share\'s instance, on time; the others\' backups find them taken', async (t) => {
+  const jobs = Array.from({ length: 9 }, (_, i) => `job-${i}`)
+  const owner = new Map(jobs.map((jobId) => [jobId, shareOwner(jobId, IDS) as string]))
+  t.same([...new Set(owner.values())].sort(), IDS, 'the jobs spread over all three instances')
+  const { fleet, runs, log, members } = await threeWith(jobs)
   await fleet.clock.tick(1000) // a heartbeat: every member knows all three now
   await fleet.clock.tick(59_000 + BACKUP_CLAIM_DELAY)
 
@@ -203,15 +209,8 @@ t.test('a backup answered skipped (maxInstances) also makes its instance claim t
 })
 
 t.test('the share\'s instance pauses: one late fire, then on time elsewhere; back, it claims first and the other returns to backups', async (t) => {
-  const fleet = new Fleet(START)
-  const runs: RunRecord[] = []
   const job = jobOf('i1', IDS)
-  const members = IDS.map(() => fleet.join({ leaseTime: 3000, pollInterval: 60_000 }))
-  const log = recordClaims(fleet)
-  for (const member of members) {
-    member.scheduler.addJob({ id: job, trigger: { interval: 10_000 }, handler: recorder(fleet, runs, member.scheduler.instanceId) })
-    await member.scheduler.start()
-  }
+  const { fleet, runs, log, members } = await threeWith([job])
   await fleet.clock.tick(15_000)
   members[0].scheduler.pause()
   await fleet.clock.tick(20_000) // 35,000
@@ -245,16 +244,9 @@ t.test('the share\'s instance pauses: one late fire, then on time elsewhere; bac
 })
 
 t.test('an instance that shuts down leaves the fleet: its jobs move to the others and run on time; no other job moves', async (t) => {
-  const fleet = new Fleet(START)
-  const runs: RunRecord[] = []
   const jobs = IDS.map((id) => jobOf(id, IDS))
   const heir = shareOwner(jobs[0], ['i2', 'i3']) as string
-  const members = IDS.map(() => fleet.join({ leaseTime: 3000, pollInterval: 60_000 }))
-  const log = recordClaims(fleet)
-  for (const member of members) {
-    for (const jobId of jobs) member.scheduler.addJob({ id: jobId, trigger: { interval: 10_000 }, handler: recorder(fleet, runs, member.scheduler.instanceId) })
-    await member.scheduler.start()
-  }
+  const { fleet, runs, log, members } = await threeWith(jobs)
   await fleet.clock.tick(15_000)
   await members[0].scheduler.shutdown()
   t.same((await fleet.store.instances(3000)).map((instance) => instance.id).sort(), ['i2', 'i3'], 'i1 left the store\'s list')
@@ -430,15 +422,8 @@ t.test('an interval shorter than the backup delay: no fire is lost when the inst
 })
 
 t.test('shutdown clears a pending backup timer; a backup of an instance paused meanwhile sends nothing', async (t) => {
-  const fleet = new Fleet(START)
-  const runs: RunRecord[] = []
   const job = jobOf('i1', IDS)
-  const members = IDS.map(() => fleet.join({ leaseTime: 3000, pollInterval: 60_000 }))
-  const log = recordClaims(fleet)
-  for (const member of members) {
-    member.scheduler.addJob({ id: job, trigger: { interval: 10_000 }, handler: recorder(fleet, runs, member.scheduler.instanceId) })
-    await member.scheduler.start()
-  }
+  const { fleet, runs, log, members } = await threeWith([job])
   members[0].scheduler.pause() // the share's instance doesn't claim
   await fleet.clock.tick(10_200)
   members[1].scheduler.pause() // i2's backup (due 10,500) is pending
