@@ -27,6 +27,14 @@ export const CLOCK_WARN_MS = 1_000
 /** Retry delays while the store is unreachable: doubling from the first to the last. */
 export const RETRY_FIRST_MS = 500
 export const RETRY_MAX_MS = 30_000
+/**
+ * How long a run's end may wait to be sent with the ends that follow it: one
+ * round trip for them all, and none in the burst of claims at the top of a
+ * second, when every instance claims at once (recording ends costs the store
+ * about as much as claiming). A claim of a job whose end is waiting sends the
+ * ends first, so maxInstances never counts a run this instance saw end.
+ */
+export const END_BATCH_MS = 250
 /** Run ends kept while the store is unreachable; older ones are dropped (their leases will expire anyway). */
 export const MAX_PENDING_ENDS = 100_000
 /**
@@ -37,6 +45,14 @@ export const MAX_PENDING_ENDS = 100_000
  * and the others haven't noticed yet.
  */
 export const BACKUP_CLAIM_DELAY = 500
+/**
+ * Claims the store answered 'busy' (another call held their jobs) go again
+ * after this long, doubling each time they are busy again, to the last: the
+ * call holding them is nearly always another instance's claim of the same
+ * fire, decided within tens of ms.
+ */
+export const BUSY_RETRY_FIRST_MS = 20
+export const BUSY_RETRY_MAX_MS = 1_000
 
 /** What the cluster asks of its scheduler. */
 export interface ClusterHost {
@@ -75,7 +91,11 @@ export class Cluster {
   #retryTimer: unknown = undefined
   #unsubscribe: (() => Promise<void>) | null = null
   #ends: RunEnd[] = []
+  /** The ends on their way to the store. */
+  #sending: RunEnd[] = []
   #flushing: Promise<void> | null = null
+  /** The timer that sends the queued ends (END_BATCH_MS after the first). */
+  #endsTimer: unknown = undefined
 
   constructor (store: Store, instanceId: string, base: Clock, logger: Logger, settings: ClusterSettings, host: ClusterHost) {
     this.store = store
@@ -133,6 +153,8 @@ export class Cluster {
   /** One round trip for all the claims of a wake; null when the store can't be reached (then nothing may run). */
   async claim (claims: Claim[]): Promise<ClaimOutcome[] | null> {
     if (!this.#reachable) return null
+    // A run of one of these jobs that ended here must not count against maxInstances: its end goes first.
+    if (this.#endsPendingFor(claims)) await this.flush()
     return await this.#call('claim', async () => await this.store.claim(this.#instanceId, claims, this.#settings.leaseTime))
   }
 
@@ -152,17 +174,20 @@ export class Cluster {
     return instances
   }
 
-  /** Queues a run's end; ends go to the store in batches, one round trip per batch. */
-  ended (end: RunEnd): void {
+  /** Queues a run's end; ends go to the store in batches (END_BATCH_MS), one round trip per batch; `atOnce`: this one's batch goes now. */
+  ended (end: RunEnd, atOnce = false): void {
     if (this.#ends.length >= MAX_PENDING_ENDS) this.#ends.shift()
     this.#ends.push(end)
-    if (this.#flushing === null && this.#reachable) this.#flushing = Promise.resolve().then(async () => await this.#flush())
+    if (atOnce) this.#background(this.flush())
+    else this.#armEnds()
   }
 
   /** Sends the queued ends now (shutdown waits for this). */
   async flush (): Promise<void> {
     if (this.#flushing !== null) await this.#flushing
-    if (this.#ends.length > 0 && this.#reachable) await this.#flush()
+    // Another caller may have sent the queued ends meanwhile: then that batch is awaited.
+    if (this.#flushing === null && this.#ends.length > 0 && this.#reachable) this.#flushing = this.#flush()
+    if (this.#flushing !== null) await this.#flushing
   }
 
   /** Stops the timers, sends the last ends, leaves the fleet and closes the store. Never throws. */
@@ -187,12 +212,31 @@ export class Cluster {
 
   // ------------------------------------------------------------ internal
 
+  /** Sends the queued ends END_BATCH_MS from now, unless a batch is already on its way or due. */
+  #armEnds (): void {
+    if (this.#endsTimer !== undefined || this.#flushing !== null || !this.#reachable || this.#closed) return
+    this.#endsTimer = this.#base.setTimeout(() => {
+      this.#endsTimer = undefined
+      this.#background(this.flush())
+    }, END_BATCH_MS)
+  }
+
+  /** Whether an end of one of these claims' jobs is queued or on its way. */
+  #endsPendingFor (claims: Claim[]): boolean {
+    if (this.#ends.length === 0 && this.#sending.length === 0) return false
+    const jobs = new Set<string>()
+    for (const end of this.#ends) jobs.add(end.jobId)
+    for (const end of this.#sending) jobs.add(end.jobId)
+    return claims.some((claim) => jobs.has(claim.jobId))
+  }
+
   async #flush (): Promise<void> {
+    if (this.#endsTimer !== undefined) this.#base.clearTimeout(this.#endsTimer)
+    this.#endsTimer = undefined
     const ends = this.#ends
     this.#ends = []
+    this.#sending = ends
     try {
-      /* c8 ignore next -- a batch that #flush's finally scheduled finds its ends already sent when a flush() got there first; an empty batch would be a wasted round trip */
-      if (ends.length === 0) return
       const accepted = await this.#call('finish', async () => await this.store.finish(this.#instanceId, ends))
       if (accepted === null) {
         // Unreachable: keep them for the reconnect (the newest first if something must give).
@@ -207,9 +251,9 @@ export class Cluster {
       })
     } finally {
       this.#flushing = null
-      // Ends that came while this batch was on its way go next: a run that has
-      // ended is no longer renewed, so its end must not wait for another.
-      if (this.#ends.length > 0 && this.#reachable && !this.#closed) this.#flushing = Promise.resolve().then(async () => await this.#flush())
+      this.#sending = []
+      // Ends that came while this batch was on its way form the next one.
+      if (this.#ends.length > 0) this.#armEnds()
     }
   }
 
@@ -362,10 +406,10 @@ export class Cluster {
   }
 
   #clearTimers (): void {
-    for (const timer of [this.#heartbeatTimer, this.#pollTimer, this.#retryTimer]) {
+    for (const timer of [this.#heartbeatTimer, this.#pollTimer, this.#retryTimer, this.#endsTimer]) {
       if (timer !== undefined) this.#base.clearTimeout(timer)
     }
-    this.#heartbeatTimer = this.#pollTimer = this.#retryTimer = undefined
+    this.#heartbeatTimer = this.#pollTimer = this.#retryTimer = this.#endsTimer = undefined
   }
 }
 

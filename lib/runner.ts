@@ -105,6 +105,8 @@ export class Run<J extends RunJob = RunJob> {
   listed = false
   /** With a shared store: the fence token of the claim this run holds; 0 for none. */
   fence = 0
+  /** With a shared store: its end goes to the store at once, not with the next batch of ends (a manual run: its caller may act on its result next). */
+  endAtOnce = false
 
   constructor (job: J, scheduledAt: number, host: RunHost<J>) {
     this.job = job

@@ -6,7 +6,7 @@
  */
 import { createHash, randomUUID } from 'node:crypto'
 import { MAX_WAIT, setDeadline, systemClock, type Clock } from './clock.js'
-import { BACKUP_CLAIM_DELAY, Cluster, DEFAULT_LEASE_TIME, DEFAULT_POLL_INTERVAL } from './cluster.js'
+import { BACKUP_CLAIM_DELAY, BUSY_RETRY_FIRST_MS, BUSY_RETRY_MAX_MS, Cluster, DEFAULT_LEASE_TIME, DEFAULT_POLL_INTERVAL } from './cluster.js'
 import { SafeEmitter } from './emitter.js'
 import { classOf, jobsOf } from './decorators.js'
 import { ErrorCodes, SchedulerError, describe, invalidOption, storeUnavailable } from './errors.js'
@@ -208,6 +208,8 @@ export class Scheduler<TOwner = unknown> {
   readonly #claiming = new Set<Promise<void>>()
   /** Timers of backup claims waiting to be sent (lib/shares.ts); cleared at shutdown. */
   readonly #backups = new Set<unknown>()
+  /** Claims the store answered 'busy', waiting to go again: each wait's timer, and what ends the wait early (shutdown). */
+  readonly #busyWaits = new Map<unknown, () => void>()
   #startedAt = Number.NaN
   #booting: Promise<void> | null = null
   #instances: InstanceStatus[] = []
@@ -454,6 +456,7 @@ export class Scheduler<TOwner = unknown> {
   /** A manual run with a store: claimed first, so maxInstances counts the fleet's runs. */
   #startSharedRun (job: JobRecord): RunHandle {
     const run = new Run(job, this.#clock.now(), this.#host)
+    run.endAtOnce = true
     // A job added a moment ago may still be on its way to the store: claim once it is there.
     const started = (job.declaring ?? Promise.resolve()).then(async () => await this.#sendClaims([pendingClaim(job, 'manual', run.scheduledAt, run, job.version)])).then((reached) => {
       if (!reached) throw storeUnavailable((this.#cluster as Cluster).store.kind, (this.#cluster as Cluster).store.address, 'run a job', 'not reachable')
@@ -590,6 +593,11 @@ export class Scheduler<TOwner = unknown> {
     this.#claims = []
     for (const timer of this.#backups) this.#clock.clearTimeout(timer)
     this.#backups.clear()
+    for (const [timer, end] of this.#busyWaits) {
+      this.#clock.clearTimeout(timer)
+      end()
+    }
+    this.#busyWaits.clear()
     if (this.#cluster !== null) {
       if (this.#booting !== null) await this.#booting.catch(noop)
       await Promise.all(this.#claiming)
@@ -849,7 +857,7 @@ export class Scheduler<TOwner = unknown> {
     job.running--
     const status = run.status as RunStatus
     if (run.fence !== 0) {
-      (this.#cluster as Cluster).ended({ fence: run.fence, jobId: job.id, status, startedAt: run.startedAt, finishedAt: run.finishedAt, durationMs: run.durationMs, error: run.error })
+      (this.#cluster as Cluster).ended({ fence: run.fence, jobId: job.id, status, startedAt: run.startedAt, finishedAt: run.finishedAt, durationMs: run.durationMs, error: run.error }, run.endAtOnce)
     }
     const last = job.lastRun
     if (last === null) {
@@ -1083,7 +1091,7 @@ export class Scheduler<TOwner = unknown> {
     const overdue = late === fires.length
       ? this.#missedClaim(job, claim.version, fires[late - 1], claim.missed + late, first)
       : this.#fireClaim(job, claim.version, fires[late], claim.missed + late, first, fires.slice(late + 1), fires[late])
-    overdue.sent = 'backup'
+    overdue.sent = pending.sent
     overdue.chained = pending.chained
     return overdue
   }
@@ -1105,7 +1113,7 @@ export class Scheduler<TOwner = unknown> {
       ? [this.#fireClaim(job, version, rest[0], 0, Number.NaN, rest.slice(1))]
       : rest.map((at) => this.#fireClaim(job, version, at, 0, Number.NaN, []))
     for (const claim of claims) claim.chained = true
-    if (ended) await (this.#cluster as Cluster).flush()
+    // (The run's end reaches the store first: Cluster.claim sends a claimed job's pending ends.)
     await this.#sendClaims(claims)
   }
 
@@ -1143,9 +1151,15 @@ export class Scheduler<TOwner = unknown> {
     return this.#state === 'running' && !pending.job.removed && pending.requeued === pending.job.requeued
   }
 
-  /** Sends claims in one round trip and acts on the outcomes; false when the store couldn't be reached (nothing ran). */
-  async #sendClaims (batch: PendingClaim[]): Promise<boolean> {
+  /**
+   * Sends claims in one round trip and acts on the outcomes; false when the
+   * store couldn't be reached (nothing ran). Resolves when every claim is
+   * decided: those answered 'busy' go again (#claimAgain); `round` counts how
+   * many times these were busy.
+   */
+  async #sendClaims (batch: PendingClaim[], round = 0): Promise<boolean> {
     let reached = false
+    const busy: PendingClaim[] = []
     const sent = (this.#cluster as Cluster).claim(batch.map((pending) => pending.claim)).then((outcomes) => {
       if (outcomes === null) {
         // Nothing was decided: a catch-up among them is over here (the resync on reconnect takes it up again).
@@ -1153,7 +1167,10 @@ export class Scheduler<TOwner = unknown> {
         return
       }
       reached = true
-      outcomes.forEach((outcome, i) => { this.#claimed(batch[i], outcome) })
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status === 'busy') busy.push(batch[i])
+        else this.#claimed(batch[i], outcome)
+      })
       this.#arm()
     })
     this.#claiming.add(sent)
@@ -1162,7 +1179,48 @@ export class Scheduler<TOwner = unknown> {
     } finally {
       this.#claiming.delete(sent)
     }
-    return reached
+    if (busy.length === 0) return reached
+    return await this.#claimAgain(busy, round)
+  }
+
+  /**
+   * Claims the store answered 'busy' (PostgreSQL, whose claims never wait for
+   * a job another call holds): sent again after a short wait, doubling each
+   * round, as they would be made then (a wake's fire that went past
+   * misfireGraceTime meanwhile is claimed as missed). Not at shutdown, nor for
+   * a job removed meanwhile; a wake's claim not for a job queued again from
+   * the store since either (#current). Nothing is decided for those: a manual
+   * run's claim then reports the run skipped.
+   */
+  async #claimAgain (busy: PendingClaim[], round: number): Promise<boolean> {
+    // Answered while shutting down: nothing to wait for, none goes again.
+    if (this.#state === 'running') await this.#busyWait(round)
+    const now = this.#clock.now()
+    const again: PendingClaim[] = []
+    for (const pending of busy) {
+      if (!this.#wanted(pending)) this.#endChain(pending)
+      else again.push(pending.sent === null ? pending : this.#overdue(pending, now))
+    }
+    if (again.length === 0) return true
+    return await this.#sendClaims(again, round + 1)
+  }
+
+  /** The wait before busy claims go again (#claimAgain); shutdown ends it early. */
+  async #busyWait (round: number): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = this.#clock.setTimeout(() => {
+        this.#busyWaits.delete(timer)
+        resolve()
+      }, Math.min(BUSY_RETRY_FIRST_MS * 2 ** round, BUSY_RETRY_MAX_MS))
+      this.#busyWaits.set(timer, resolve)
+    })
+  }
+
+  /** Whether a claim answered 'busy' still goes (#claimAgain). */
+  #wanted (pending: PendingClaim): boolean {
+    const kind = pending.claim.kind
+    if (kind === 'manual' || kind === 'rerun') return this.#state === 'running' && !pending.job.removed
+    return this.#current(pending)
   }
 
   #claimed (pending: PendingClaim, outcome: ClaimOutcome): void {

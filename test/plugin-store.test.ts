@@ -9,6 +9,7 @@ import { MemoryStore } from '../lib/stores/memory.js'
 import { redisStore } from '../lib/stores/redis.js'
 import { build, deferred } from './helpers/app.js'
 import { ManualClock, flush } from './helpers/fake-clock.js'
+import { END_BATCH_MS } from '../lib/cluster.js'
 
 interface JobsBody { state: string, jobs: JobStatus[], instances: Array<{ id: string, heartbeatAt: string, startedAt: string }> }
 
@@ -50,7 +51,8 @@ t.test('two apps on one store: /jobs shows the fleet, each fire runs once, POST 
     await b.app.close()
   })
 
-  await clock.tick(3000)
+  // Three fires, and the batch of the last one's end.
+  await clock.tick(3000 + END_BATCH_MS)
   await flush()
   t.equal(runs.length, 3, 'three fires, three runs in the fleet')
   t.equal(new Set(runs.map((run) => run.split('@')[1])).size, 3, 'each fire once')

@@ -5,6 +5,7 @@
  * it resumes, and its late ends refused. Ends reach the store in batches.
  */
 import t from 'tap'
+import { END_BATCH_MS } from '../lib/cluster.js'
 import { Fleet, StallableClock, jobOf, logged, openRuns } from './helpers/flaky-store.js'
 import { flush } from './helpers/fake-clock.js'
 import { iso } from './helpers/scheduler.js'
@@ -85,7 +86,7 @@ t.test('leases: the late end of a lost run is refused by the store', async (t) =
   // It resumes and its handlers finish before its next heartbeat.
   open.settle()
   await stalled.resume()
-  await fleet.clock.tick(0)
+  await fleet.clock.tick(END_BATCH_MS)
   t.equal(logged(a, 'warn', /ended after the fleet took it over/), 2)
   t.match(a.logs.find((line) => /ended after the fleet took it over/.test(line.msg ?? '')), { obj: { jobId: job, status: 'success' } })
   t.match((await fleet.store.readJobs([job, other])), [
@@ -142,7 +143,7 @@ t.test('a run end that comes while a batch of ends is in flight is sent too, not
   await fleet.clock.tick(3_600_000)
   a.store.hang('finish')
   first.settle()
-  await flush()
+  await fleet.clock.tick(END_BATCH_MS)
   t.equal(a.store.held, 1, 'the first end is on its way (a slow round trip)')
   second.settle()
   await flush()

@@ -8,7 +8,7 @@
  * -clock (clock offsets) and -shutdown.
  */
 import t from 'tap'
-import { BACKUP_CLAIM_DELAY } from '../lib/cluster.js'
+import { BACKUP_CLAIM_DELAY, END_BATCH_MS } from '../lib/cluster.js'
 import { Scheduler } from '../lib/scheduler.js'
 import { MemoryStore } from '../lib/stores/memory.js'
 import type { JobContext } from '../lib/job.js'
@@ -64,7 +64,8 @@ t.test('three schedulers on one store: each fire runs once in the fleet', async 
   members[1].scheduler.pause()
   await fleet.clock.tick(60_000)
   members[1].scheduler.resume()
-  await fleet.clock.tick(1500)
+  // To the end of the last run of slow-3s (1.5 s), and of its batch of ends.
+  await fleet.clock.tick(1500 + END_BATCH_MS)
 
   const expected = {
     'every-second': Array.from({ length: 181 }, (_, k) => `every-second ${(k + 1) * 1000}`),
@@ -248,6 +249,9 @@ t.test('without coalesce, the fires of one wake within grace run in order, as wi
   await a.scheduler.start()
   await fleet.clock.jump(3500)
   t.same(ledger.keys('sync'), ['sync 1000', 'sync 2000', 'sync 3000'])
+  // The ends of the first two went before the next claims; the last goes with its batch.
+  t.same((await fleet.store.readJobs(['sync']))[0].stats, { runs: 3, successes: 2, failures: 0, missed: 0, skipped: 0 }, 'each end reached the store before the next fire of its job was claimed')
+  await fleet.clock.tick(END_BATCH_MS)
   t.same((await fleet.store.readJobs(['sync']))[0].stats, { runs: 3, successes: 3, failures: 0, missed: 0, skipped: 0 })
   t.same(a.of('job:skipped'), [])
   await fleet.shutdown()
@@ -368,14 +372,14 @@ t.test('a fire won for a job removed while its claim was on its way is not start
   t.equal(a.store.held, 1, 'the claim of 10,000 is on its way')
   a.scheduler.removeJob('job')
   a.store.release()
-  await fleet.clock.tick(0)
+  await fleet.clock.tick(END_BATCH_MS)
   t.equal(runs, 0, 'won, but not started')
   t.same(a.of('job:start'), [])
   t.match((await fleet.store.readJobs(['job']))[0], {
     running: 0,
     watermark: at(10_000),
     lastRun: { status: 'aborted', error: { name: 'AbortError', message: 'Job "job" was not started: the job was removed from this instance' } }
-  }, 'its lease is given back at once, not left to expire')
+  }, 'its lease is given back with the next batch of ends, not left to expire')
   await fleet.shutdown()
 })
 
@@ -480,6 +484,7 @@ t.test('events in store mode: emitted by the instance that won the fire, with th
   t.match(bad, [{ id: 'bad', scheduledAt: new Date(at(10_000)), status: 'error', error: boom }])
   const missed = [...a.of('job:missed'), ...b.of('job:missed')]
   t.same(missed, [{ id: 'late', scheduledAt: new Date(at(10_000)), count: 2 }], 'one job:missed in the fleet')
+  await fleet.clock.tick(END_BATCH_MS)
   t.same((await fleet.store.readJobs(['late']))[0].stats, { runs: 10, successes: 10, failures: 0, missed: 2, skipped: 0 })
   t.same([...a.of('job:skipped'), ...b.of('job:skipped')], [])
   await fleet.shutdown()

@@ -10,7 +10,8 @@
  * (see schemaDdl). Exactly-once comes from row locks: every function that
  * changes jobs first locks the job rows it touches in id order, then run rows
  * in fence order, then the instance row, so concurrent calls from the fleet
- * serialize per job and never deadlock. Times come from the server's
+ * serialize per job and never deadlock; a claim never even waits (a job
+ * another call holds is answered 'busy', and claimed again shortly). Times come from the server's
  * clock_timestamp() as epoch ms. Needs PostgreSQL 12 or newer.
  *
  * `pg` is an optional peer dependency: only this module imports it.
@@ -197,7 +198,7 @@ class PostgresStore implements Store {
   }
 
   async claim (instanceId: string, claims: readonly Claim[], leaseMs: number): Promise<ClaimOutcome[]> {
-    return await this.#call('claim', `SELECT ${this.#names.claim}($1, $2::jsonb, $3) AS result`, [instanceId, JSON.stringify(claims), leaseMs])
+    return await this.#call('claim', `SELECT ${this.#names.claim}($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) AS result`, [instanceId, ...claimArrays(claims), leaseMs])
   }
 
   async finish (instanceId: string, ends: readonly RunEnd[]): Promise<boolean[]> {
@@ -493,6 +494,22 @@ function liveMapSql (n: Names, where: string, now: string): string {
     ) AS counted`
 }
 
+/** claim's claims as the parallel arrays its function takes (CLAIM_PARAMS), with how many claims of its job each call has. */
+function claimArrays (claims: readonly Claim[]): unknown[] {
+  const perJob = new Map<string, number>()
+  for (const claim of claims) perJob.set(claim.jobId, (perJob.get(claim.jobId) ?? 0) + 1)
+  return [
+    claims.map((c) => c.jobId),
+    claims.map((c) => c.kind),
+    claims.map((c) => c.scheduledAt),
+    claims.map((c) => c.missed),
+    claims.map((c) => c.maxInstances),
+    claims.map((c) => c.runId),
+    claims.map((c) => c.version),
+    claims.map((c) => perJob.get(c.jobId))
+  ]
+}
+
 /** A job's live runs looked up in such an object (jsonb finds a key by binary search). */
 function runningSql (map: string, jobId: string): string {
   return `coalesce((${map} ->> ${jobId})::bigint, 0)`
@@ -507,14 +524,17 @@ const DECLARED_SQL = `(
       WITH ORDINALITY AS d (id, hash, definition, paused, ord)
   )`
 
-/** claim's claims as rows, in order (ord), with how many claims of its job the call has and which of them each is. */
-const CLAIMS_SQL = `(
-    SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.max_instances, c.run_id, c.version,
-      count(*) OVER (PARTITION BY c.job_id) AS per_job,
-      row_number() OVER (PARTITION BY c.job_id ORDER BY c.ord) AS occurrence
-    FROM ROWS FROM (jsonb_to_recordset(p_claims) AS ("jobId" text, kind text, "scheduledAt" bigint, missed bigint, "maxInstances" bigint, "runId" text, version bigint))
-      WITH ORDINALITY AS c (job_id, kind, scheduled_at, missed, max_instances, run_id, version, ord)
-  )`
+/**
+ * claim's claims as rows, in order (ord), from its parallel arrays (one
+ * element per claim; `per_job`: how many claims of its job the call has,
+ * counted by the caller). Arrays, not JSON: nothing to parse field by field.
+ */
+const CLAIMS_SQL = `unnest(p_job_ids, p_kinds, p_scheduled_at, p_missed, p_max_instances, p_run_ids, p_versions, p_per_job)
+      WITH ORDINALITY AS c (job_id, kind, scheduled_at, missed, max_instances, run_id, version, per_job, ord)`
+
+/** claim's arguments after the instance, as the functions declare them (the order CLAIM_ARRAYS has). */
+const CLAIM_PARAMS = 'p_job_ids text[], p_kinds text[], p_scheduled_at bigint[], p_missed bigint[], p_max_instances bigint[], p_run_ids text[], p_versions bigint[], p_per_job int[]'
+const CLAIM_TYPES = 'text[], text[], bigint[], bigint[], bigint[], text[], bigint[], int[]'
 
 /**
  * Every statement of a function that handles a batch is planned for the call,
@@ -530,8 +550,11 @@ function functionSignatures (n: Names): string[] {
   return [
     `${n.reconcile}(text, jsonb)`,
     `${n.changeJob}(text, jsonb)`,
+    // (Before claims came as arrays they came as jsonb: a database made then has those.)
     `${n.claimSteps}(jsonb, jsonb, jsonb, bigint, bigint)`,
+    `${n.claimSteps}(${CLAIM_TYPES}, jsonb, jsonb, bigint, bigint)`,
     `${n.claim}(text, jsonb, bigint)`,
+    `${n.claim}(text, ${CLAIM_TYPES}, bigint)`,
     `${n.finish}(text, jsonb)`,
     `${n.heartbeat}(text, bigint[], bigint)`,
     `${n.sweep}()`
@@ -737,10 +760,10 @@ $fn$;
 -- call: those must be decided one after the other (the watermark moves, a run just won counts
 -- against maxInstances), here in one loop over them in (job, order), with the job's state in
 -- variables: no statement per claim. It only reads (the calling statement's snapshot); the
--- caller writes the outcomes. p_known: the ids of the jobs the caller knows (locked, or all of
--- whose claims are settled; others are unknown); p_live: the locked jobs' live runs. Claims of a job claimed once are decided by claim's
--- statement itself, by the same rules.
-CREATE FUNCTION ${n.claimSteps}(p_claims jsonb, p_known jsonb, p_live jsonb, p_now bigint, p_lease_ms bigint)
+-- caller writes the outcomes. p_locked: the ids of the jobs the caller locked (the others are
+-- taken or busy, see claim); p_live: the locked jobs' live runs. Claims of a job claimed once
+-- are decided by claim's statement itself, by the same rules.
+CREATE FUNCTION ${n.claimSteps}(${CLAIM_PARAMS}, p_locked jsonb, p_live jsonb, p_now bigint, p_lease_ms bigint)
 RETURNS TABLE (o_ord bigint, o_job_id text, o_kind text, o_scheduled_at bigint, o_missed bigint, o_run_id text, o_status text)
 LANGUAGE plpgsql STABLE ${PLANNED_PER_CALL} AS $fn$
 DECLARE
@@ -749,12 +772,13 @@ DECLARE
   v_live bigint;
 BEGIN
   FOR v_claim IN
-    SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.run_id, c.max_instances, c.occurrence,
-      j.id IS NOT NULL AND p_known ? j.id AS known, j.paused, j.watermark, c.version IS DISTINCT FROM j.version AS stale,
+    SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.run_id, c.max_instances,
+      row_number() OVER (PARTITION BY c.job_id ORDER BY c.ord) AS occurrence,
+      j.id IS NOT NULL AS stored, p_locked ? j.id AS locked, j.paused, j.watermark, c.version IS DISTINCT FROM j.version AS stale,
       ${runningSql('p_live', 'c.job_id')} AS live,
       c.kind = 'rerun' AND EXISTS (SELECT 1 FROM ${n.reruns} AS r WHERE r.job_id = c.job_id AND r.scheduled_at = c.scheduled_at) AS rerun_done,
       row_number() OVER (PARTITION BY c.job_id, c.kind, c.scheduled_at ORDER BY c.ord) = 1 AS first_of_fire
-    FROM ${CLAIMS_SQL} AS c
+    FROM ${CLAIMS_SQL}
     LEFT JOIN ${n.jobs} AS j ON j.id = c.job_id
     WHERE c.per_job > 1
     ORDER BY c.job_id, c.ord
@@ -769,8 +793,10 @@ BEGIN
     o_scheduled_at := v_claim.scheduled_at;
     o_missed := v_claim.missed;
     o_run_id := v_claim.run_id;
-    IF NOT v_claim.known THEN
+    IF NOT v_claim.stored THEN
       o_status := 'unknown';
+    ELSIF NOT v_claim.locked THEN
+      o_status := CASE WHEN v_claim.kind IN ('fire', 'missed') AND v_claim.scheduled_at <= v_claim.watermark THEN 'taken' ELSE 'busy' END;
     ELSIF v_claim.kind IN ('fire', 'missed') AND v_claim.scheduled_at > p_now THEN
       o_status := 'early';
     ELSIF v_claim.kind IN ('fire', 'missed') AND v_claim.scheduled_at <= v_watermark THEN
@@ -806,46 +832,52 @@ BEGIN
 END
 $fn$;
 
--- Every claim of a wake, with its outcome in order. The jobs are locked first, in id order, so
--- claims of the same fires from several instances serialize per job (one wins) and never
--- deadlock; except a job whose every claim here is of a fire at or before its watermark: those
--- are 'taken' whoever asks, and a watermark only moves forward, so a read without a lock can be
--- trusted (backup claims, lib/shares.ts, are nearly all of that kind, and cost no lock). Then one
--- statement decides every claim, records the runs (fences drawn in the claims' order, as
--- memory.ts), the reruns and the jobs' counts and watermarks, and returns the outcomes.
-CREATE FUNCTION ${n.claim}(p_instance text, p_claims jsonb, p_lease_ms bigint) RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
+-- Every claim of a wake, with its outcome in order. The jobs are locked first, so claims of the
+-- same fire from several instances serialize (one wins). A claim never waits for a job's lock:
+-- a job another transaction holds is skipped, and its claims are answered 'busy' (the instance
+-- claims them again shortly). Waiting would chain: under load, backups reach jobs whose first
+-- claim hasn't committed, the next second's claims queue behind those, and the fleet stalls in
+-- a convoy of claims waiting for one another (seen at 10,000 fires/s). Nor is a job locked
+-- whose every claim here is of a fire at or before its watermark: those are 'taken' whoever
+-- asks, and a watermark only moves forward, so a read without a lock can be trusted (backup
+-- claims, lib/shares.ts, are nearly all of that kind, and cost no lock). Then one statement
+-- decides every claim, records the runs (fences drawn in the claims' order, as memory.ts), the
+-- reruns and the jobs' counts and watermarks, and returns the outcomes.
+CREATE FUNCTION ${n.claim}(p_instance text, ${CLAIM_PARAMS}, p_lease_ms bigint) RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
 DECLARE
   v_now bigint;
-  -- The ids of the jobs whose claims are all settled (taken), as the keys of an object, and how many claims those are.
-  v_settled jsonb;
-  v_settled_claims bigint;
-  -- The locked jobs' ids, likewise; and the jobs known to this call (locked or settled), and how many.
+  -- The locked jobs' ids, as the keys of an object.
   v_locked jsonb;
-  v_known jsonb;
-  v_known_count bigint;
   v_live jsonb;
   v_outcomes json;
 BEGIN
-  SELECT coalesce(jsonb_object_agg(settled.id, true), '{}'), coalesce(sum(settled.claims), 0) INTO v_settled, v_settled_claims FROM (
-    SELECT j.id, count(*) AS claims
-    FROM ${n.jobs} AS j JOIN jsonb_to_recordset(p_claims) AS c ("jobId" text, kind text, "scheduledAt" bigint) ON c."jobId" = j.id
-    GROUP BY j.id
-    HAVING bool_and(c.kind IN ('fire', 'missed') AND c."scheduledAt" <= j.watermark)
-  ) AS settled;
-  IF v_settled_claims = jsonb_array_length(p_claims) THEN
-    -- Every claim taken (backup claims nearly always are): nothing to lock, decide or record.
-    v_now := ${n.now}();
-    PERFORM ${n.touch}(p_instance, v_now);
-    RETURN coalesce((SELECT json_agg(json_build_object('status', 'taken')) FROM generate_series(1, v_settled_claims)), '[]');
-  END IF;
   SELECT coalesce(jsonb_object_agg(locked.id, true), '{}') INTO v_locked FROM (
     SELECT j.id FROM ${n.jobs} AS j
-    WHERE j.id IN (SELECT e.c->>'jobId' FROM jsonb_array_elements(p_claims) AS e (c)) AND NOT v_settled ? j.id
-    ORDER BY j.id FOR UPDATE
+    JOIN (
+      -- Per job: the latest fire claimed when each of its claims is of a fire (else null: never settled).
+      SELECT c.job_id, CASE WHEN bool_and(c.kind IN ('fire', 'missed')) THEN max(c.scheduled_at) END AS settled_at
+      FROM unnest(p_job_ids, p_kinds, p_scheduled_at) AS c (job_id, kind, scheduled_at)
+      GROUP BY c.job_id
+    ) AS c ON c.job_id = j.id
+    WHERE c.settled_at IS NULL OR j.watermark IS NULL OR c.settled_at > j.watermark
+    ORDER BY j.id FOR UPDATE OF j SKIP LOCKED
   ) AS locked;
-  v_known := v_locked || v_settled;
-  SELECT count(*) INTO v_known_count FROM jsonb_object_keys(v_known);
-  -- Read after the locks: a claim that waited decides by the time it got them.
+  IF v_locked = '{}' THEN
+    -- Nothing to lock (backup claims nearly always): each claim is taken, busy or unknown; nothing to record.
+    v_now := ${n.now}();
+    PERFORM ${n.touch}(p_instance, v_now);
+    RETURN (
+      SELECT coalesce(json_agg(json_build_object('status',
+        CASE
+          WHEN j.id IS NULL THEN 'unknown'
+          WHEN c.kind IN ('fire', 'missed') AND c.scheduled_at <= j.watermark THEN 'taken'
+          ELSE 'busy'
+        END) ORDER BY c.ord), '[]')
+      FROM ${CLAIMS_SQL}
+      LEFT JOIN ${n.jobs} AS j ON j.id = c.job_id
+    );
+  END IF;
+  -- Read after the locks: a claim decides by the time it got them.
   v_now := ${n.now}();
   v_live := (${liveMapSql(n, 'live.job_id IN (SELECT jsonb_object_keys(v_locked))', 'v_now')});
   WITH decided AS MATERIALIZED (
@@ -854,8 +886,9 @@ BEGIN
       SELECT * FROM (
         SELECT c.ord, c.job_id, c.kind, c.scheduled_at, c.missed, c.run_id,
           CASE
-            -- A job a concurrent reconcile inserted after the locks above is unknown to this call.
-            WHEN j.id IS NULL OR NOT v_known ? j.id THEN 'unknown'
+            WHEN j.id IS NULL THEN 'unknown'
+            -- Not locked: settled, or held by another transaction (or inserted by a concurrent reconcile since).
+            WHEN NOT v_locked ? j.id THEN CASE WHEN c.kind IN ('fire', 'missed') AND c.scheduled_at <= j.watermark THEN 'taken' ELSE 'busy' END
             WHEN c.kind IN ('fire', 'missed') AND c.scheduled_at > v_now THEN 'early'
             WHEN c.kind IN ('fire', 'missed') AND c.scheduled_at <= j.watermark THEN 'taken'
             WHEN c.kind = 'rerun' AND EXISTS (SELECT 1 FROM ${n.reruns} AS r WHERE r.job_id = c.job_id AND r.scheduled_at = c.scheduled_at) THEN 'taken'
@@ -865,12 +898,13 @@ BEGIN
             WHEN ${runningSql('v_live', 'c.job_id')} >= c.max_instances THEN 'skipped'
             ELSE 'run'
           END AS status
-        FROM ${CLAIMS_SQL} AS c
+        FROM ${CLAIMS_SQL}
         LEFT JOIN ${n.jobs} AS j ON j.id = c.job_id
         WHERE c.per_job = 1
         UNION ALL
-        -- Not even called when each claim is of another job (as many as the jobs locked), nearly always.
-        SELECT * FROM ${n.claimSteps}(p_claims, v_known, v_live, v_now, p_lease_ms) WHERE v_known_count < jsonb_array_length(p_claims)
+        -- Not even called when each claim is of another job, nearly always.
+        SELECT * FROM ${n.claimSteps}(p_job_ids, p_kinds, p_scheduled_at, p_missed, p_max_instances, p_run_ids, p_versions, p_per_job, v_locked, v_live, v_now, p_lease_ms)
+        WHERE EXISTS (SELECT 1 FROM unnest(p_per_job) AS per_job WHERE per_job > 1)
       ) AS u
       -- Sorted before the fences are drawn: they follow the claims' order.
       ORDER BY u.ord

@@ -113,6 +113,13 @@ export type ClaimOutcome =
   | { status: 'early', now: number }
   /** The store has no job with this id. */
   | { status: 'unknown' }
+  /**
+   * Nothing decided: another transaction holds the job right now (a claim of
+   * the same fire from another instance, a run's end, a change). Only a store
+   * whose claims never wait for one another answers it (PostgreSQL); claim
+   * again shortly.
+   */
+  | { status: 'busy' }
 
 /** A run's end, reported by the instance that ran it. */
 export interface RunEnd {

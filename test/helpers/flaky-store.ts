@@ -4,7 +4,8 @@
  * FlakyStore forwards every call to another Store (the MemoryStore the fleet
  * shares) and can be told, method by method, to fail (an unreachable store),
  * to hang until released (a slow round trip, a process stopped mid-call), or
- * to drop notifications (a broken LISTEN connection). Each instance of a fleet
+ * to drop notifications (a broken LISTEN connection), or to answer claims of a
+ * job 'busy' (PostgreSQL's answer while another call holds it). Each instance of a fleet
  * gets a wrapper of its own around the same store, so one instance can lose the
  * store while the others keep it. Every call is recorded with the store's time.
  *
@@ -16,7 +17,7 @@ import type { JobContext, SchedulerEventName, SchedulerEvents } from '../../lib/
 import { Scheduler, type SchedulerCoreOptions } from '../../lib/scheduler.js'
 import { FleetShares } from '../../lib/shares.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
-import type { Claim, DeclaredJob, JobChangeRequest, RunEnd, Store, STORE_METHODS } from '../../lib/stores/store.js'
+import type { Claim, ClaimOutcome, DeclaredJob, JobChangeRequest, RunEnd, Store, STORE_METHODS } from '../../lib/stores/store.js'
 import { flush, ManualClock } from './fake-clock.js'
 import { recordingLogger, type LogLine } from './logger.js'
 import { EVENT_NAMES, type Recorded } from './scheduler.js'
@@ -42,6 +43,8 @@ export class FlakyStore implements Store {
   readonly #failing = new Set<string>()
   readonly #hanging = new Set<string>()
   readonly #held: Array<() => void> = []
+  /** Job id → how many more of its claims are answered 'busy'. */
+  readonly #busy = new Map<string, number>()
 
   constructor (target: Store, clock: { now: () => number }, where: { kind: string, address: string } = target) {
     this.target = target
@@ -58,6 +61,11 @@ export class FlakyStore implements Store {
   /** Calls of these methods wait for `release()` (then go on, or fail if their method fails by then). */
   hang (...methods: StoreMethod[]): void {
     for (const method of methods) this.#hanging.add(method)
+  }
+
+  /** The next `times` claims of `jobId` are answered 'busy' without reaching the store; the other claims of their calls go on. */
+  busy (jobId: string, times: number): void {
+    this.#busy.set(jobId, times)
   }
 
   /** Calls go through again (held ones stay held until released). */
@@ -110,7 +118,19 @@ export class FlakyStore implements Store {
   }
 
   async claim (instanceId: string, claims: readonly Claim[], leaseMs: number): ReturnType<Store['claim']> {
-    return await this.#call('claim', async () => await this.target.claim(instanceId, claims, leaseMs))
+    return await this.#call('claim', async () => {
+      const busy = claims.map((claim) => this.#takeBusy(claim.jobId))
+      // The store's answer as it is (a test may make it malformed) unless some claim is answered here.
+      if (!busy.includes(true)) return await this.target.claim(instanceId, claims, leaseMs)
+      const outcomes = await this.target.claim(instanceId, claims.filter((_, i) => !busy[i]), leaseMs)
+      return busy.map((answer) => answer ? { status: 'busy' as const } : outcomes.shift() as ClaimOutcome)
+    })
+  }
+
+  #takeBusy (jobId: string): boolean {
+    const left = this.#busy.get(jobId) ?? 0
+    this.#busy.set(jobId, left - 1)
+    return left > 0
   }
 
   async finish (instanceId: string, ends: readonly RunEnd[]): ReturnType<Store['finish']> {

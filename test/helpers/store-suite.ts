@@ -7,7 +7,8 @@
  * (`now()`), a claim at now - 1 is due and one at now + LATER is early, and a
  * lease of 0 ms has expired at once (a lease is live while it is > now). The
  * concurrency subtests run claims, sweeps and reconciles of several handles at
- * once (Promise.all) and check the invariants that hold in any interleaving.
+ * once (Promise.all) and check the invariants that hold in any interleaving;
+ * their claims go through decide(), which sends claims answered 'busy' again.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
@@ -326,7 +327,7 @@ export async function storeSuite (t: Test, factory: StoreFactory): Promise<void>
     const [rerun1] = await b.claim('b', [fire('job', s1, { kind: 'rerun' })], 0)
     t.equal(rerun1.status, 'run', 'the rerun of the earlier fire runs (the watermark is past it)')
     t.strictSame(await c.claim('c', [fire('job', s1, { kind: 'rerun' })], 0), [{ status: 'taken' }], 'a second rerun of that fire: taken')
-    const racing = await Promise.all([b.claim('b', [fire('job', s2, { kind: 'rerun' })], 0), c.claim('c', [fire('job', s2, { kind: 'rerun' })], 0)])
+    const racing = await Promise.all([decide(b, 'b', [fire('job', s2, { kind: 'rerun' })], 0), decide(c, 'c', [fire('job', s2, { kind: 'rerun' })], 0)])
     t.strictSame(statuses(racing.flat()).sort(), ['run', 'taken'], 'two instances rerunning the other fire at once: one wins')
     const lost = await a.sweep()
     t.strictSame(lost.map((run) => [run.scheduledAt, run.attempt, run.fence]).sort(byFirst), [[s1, 2, fenceOf(rerun1)], [s2, 2, fenceOf(racing.flat().filter(isRun)[0])]], 'lost again: second attempts')
@@ -381,7 +382,7 @@ export async function storeSuite (t: Test, factory: StoreFactory): Promise<void>
       const outcomes: Array<{ key: string, outcome: ClaimOutcome }> = []
       for (let from = 0; from < fires.length; from += sizes[s]) {
         const batch = fires.slice(from, from + sizes[s])
-        const got = await store.claim(`i${s}`, batch.map((f) => fire(f.id, f.at, { missed: f.missed, maxInstances: 1000 })), LATER)
+        const got = await decide(store, `i${s}`, batch.map((f) => fire(f.id, f.at, { missed: f.missed, maxInstances: 1000 })), LATER)
         got.forEach((outcome, k) => outcomes.push({ key: `${batch[k].id}@${batch[k].at}`, outcome }))
       }
       return outcomes
@@ -407,7 +408,7 @@ export async function storeSuite (t: Test, factory: StoreFactory): Promise<void>
     const results = await Promise.all(stores.map(async (store, s) => {
       const outcomes: Status[] = []
       for (let i = 0; i < 15; i++) {
-        const [outcome] = await store.claim(`i${s}`, [fire('job', base + (i * 3 + s) * 1000, { maxInstances: 2 })], LATER)
+        const [outcome] = await decide(store, `i${s}`, [fire('job', base + (i * 3 + s) * 1000, { maxInstances: 2 })], LATER)
         outcomes.push(outcome.status)
       }
       return outcomes
@@ -702,6 +703,22 @@ function isRun (outcome: ClaimOutcome): boolean {
 /** The fence of a 'run' outcome (NaN otherwise, which fails the checks that use it). */
 function fenceOf (outcome: ClaimOutcome): number {
   return Number((outcome as { fence?: number }).fence)
+}
+
+/**
+ * claim(), with the claims answered 'busy' (another call held their job: only
+ * PostgreSQL, whose claims never wait for one another) sent again until each is
+ * decided, as the scheduler does; `whenBusy` runs before each new try. The
+ * outcomes are in the claims' order.
+ */
+export async function decide (store: Store, instanceId: string, claims: Claim[], leaseMs: number, whenBusy?: () => Promise<void>): Promise<ClaimOutcome[]> {
+  const outcomes = await store.claim(instanceId, claims, leaseMs)
+  const busy = outcomes.flatMap((outcome, i) => outcome.status === 'busy' ? [i] : [])
+  if (busy.length === 0) return outcomes
+  await whenBusy?.()
+  const again = await decide(store, instanceId, busy.map((i) => claims[i]), leaseMs, whenBusy)
+  busy.forEach((i, k) => { outcomes[i] = again[k] })
+  return outcomes
 }
 
 function statuses (outcomes: ClaimOutcome[]): Status[] {

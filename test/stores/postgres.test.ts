@@ -17,7 +17,7 @@ import type { PostgresStoreOptions } from '../../lib/stores/postgres.js'
 import { isStore } from '../../lib/stores/store.js'
 import type { Claim, ClaimOutcome, DeclaredJob, RunEnd, SharedDefinition, Store, StoredJob } from '../../lib/stores/store.js'
 import { databaseUrl, pgReachable, requireService } from '../helpers/services.js'
-import { storeSuite } from '../helpers/store-suite.js'
+import { decide, storeSuite } from '../helpers/store-suite.js'
 
 // node-postgres takes the default user from USER, where libpq (psql) asks the OS:
 // without USER (containers, CI), a URL that names no user would not connect.
@@ -688,29 +688,35 @@ function registerTests (): void {
     await t.rejects(store.connect(), { code: ErrorCodes.STORE_UNAVAILABLE }, 'and again, on a connection given back to the pool')
   })
 
-  t.test('claim: fires at or before their job\'s watermark are taken without waiting for a lock on the job (backup claims)', async (t) => {
+  t.test('claim: a claim never waits for a job another transaction holds; it is answered busy, and taken when settled (backup claims)', async (t) => {
     const { prefix, open } = namespace(t)
     const [a, b] = [await open(), await open()]
-    await a.reconcile('a', [declared('job'), declared('other')])
+    await a.reconcile('a', [declared('job'), declared('other'), declared('free')])
+    // Leases of 0 ms: no run counts against maxInstances (1 here).
     const at = (await a.now()) - 1000
-    t.equal((await a.claim('a', [fire('job', at)], LATER))[0].status, 'run')
-    // Another transaction holds both jobs' rows (a claim or an end of another instance, say).
+    t.equal((await a.claim('a', [fire('job', at)], 0))[0].status, 'run')
+    // Another transaction holds two jobs' rows (a claim or an end of another instance, say).
     const locker = await admin.connect()
     t.teardown(() => { locker.release() })
     await locker.query('BEGIN')
-    await locker.query(`SELECT 1 FROM ${pg.escapeIdentifier(RUN)}.${pg.escapeIdentifier(`${prefix}jobs`)} FOR UPDATE`)
-    const taken = await within(b.claim('b', [fire('job', at), fire('job', at - 500, { kind: 'missed' })], LATER), 10_000)
-    t.strictSame(taken, [{ status: 'taken' }, { status: 'taken' }], 'answered while the rows are locked: nothing to lock, decide or record')
-    // A claim with something to decide waits for the lock, then decides by what it finds.
-    const waiting = b.claim('b', [fire('job', at), fire('other', at)], LATER)
-    let blocked = false
-    for (let look = 0; look < 500 && !blocked; look++) {
-      const { rows } = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = \'Lock\' AND query LIKE $1', [`%${prefix}claim%`])
-      blocked = rows[0].n > 0
-    }
-    t.ok(blocked, 'a claim of a fire after the watermark waits for the lock')
-    await locker.query('COMMIT')
-    t.same((await waiting).map((outcome) => outcome.status), ['taken', 'run'], 'then each claim is decided as usual')
+    await locker.query(`SELECT 1 FROM ${pg.escapeIdentifier(RUN)}.${pg.escapeIdentifier(`${prefix}jobs`)} WHERE id IN ('job', 'other') FOR UPDATE`)
+    const taken = await within(b.claim('b', [fire('job', at), fire('job', at - 500, { kind: 'missed' })], 0), 10_000)
+    t.strictSame(taken, [{ status: 'taken' }, { status: 'taken' }], 'fires at or before the watermark: taken, nothing to lock, decide or record')
+    const answered = await within(b.claim('b', [fire('job', at + 500), fire('other', at), fire('other', at + 500), fire('other', at + 400, { kind: 'manual' }), fire('free', at), fire('job', at - 100)], 0), 10_000)
+    t.strictSame(answered?.map((outcome) => outcome.status), ['busy', 'busy', 'busy', 'busy', 'run', 'taken'],
+      'answered at once while the rows are held: the held jobs\' claims after the watermark busy, the free job\'s decided')
+    const single = await within(b.claim('b', [fire('other', at, { kind: 'manual' }), fire('free', at + 500)], 0), 10_000)
+    t.strictSame(single?.map((outcome) => outcome.status), ['busy', 'run'], 'the same with one claim per job')
+    t.strictSame(await within(b.claim('b', [fire('other', at, { kind: 'manual' })], 0), 10_000), [{ status: 'busy' }], 'and when nothing could be locked')
+    let tries = 0
+    const decided = await decide(b, 'b', [fire('job', at + 500), fire('other', at), fire('other', at + 500)], 0, async () => {
+      tries++
+      await locker.query('COMMIT')
+    })
+    t.equal(tries, 1, 'busy once, while the rows were held')
+    t.strictSame(decided.map((outcome) => outcome.status), ['run', 'run', 'run'], 'claimed again once the holder committed: decided as usual')
+    const jobs = await a.readJobs(['job', 'other', 'free'])
+    t.strictSame(jobs.map((job) => [job.id, job.watermark, job.stats.runs]), [['job', at + 500, 2], ['other', at + 500, 2], ['free', at + 500, 2]], 'only decided claims were recorded')
   })
 
   t.test('3 instances claiming, renewing, finishing, sweeping and reconciling the same jobs at once: no deadlock, each fire won once', async (t) => {
@@ -919,7 +925,7 @@ function registerTests (): void {
       const outcomes: Array<{ key: string, status: string }> = []
       for (let from = 0; from < fires.length; from += sizes[s]) {
         const batch = fires.slice(from, from + sizes[s])
-        const got = await store.claim(`i${s}`, batch.map((f) => fire(f.id, f.at, { maxInstances: 1000 })), LATER)
+        const got = await decide(store, `i${s}`, batch.map((f) => fire(f.id, f.at, { maxInstances: 1000 })), LATER)
         got.forEach((outcome, k) => outcomes.push({ key: `${batch[k].id}@${batch[k].at}`, status: outcome.status }))
       }
       return outcomes
