@@ -66,6 +66,8 @@ export interface ClusterHost {
   apply: (jobs: StoredJob[], resync: boolean) => void
   /** Ids of the jobs this instance runs. */
   jobIds: () => string[]
+  /** Of these stored versions, the ids of the jobs this instance last read at another version. */
+  changed: (versions: Record<string, number>) => string[]
 }
 
 export class Cluster {
@@ -388,10 +390,13 @@ export class Cluster {
     this.#pollTimer = this.#base.setTimeout(() => { this.#background(this.#poll()) }, this.#settings.pollInterval)
   }
 
+  /** The fallback for lost notifications: the jobs' versions, then the jobs that changed, if any. */
   async #poll (): Promise<void> {
     this.#pollTimer = undefined
     try {
-      const jobs = await this.readJobs(this.#host.jobIds())
+      const versions = await this.#call('poll', async () => await this.store.versions(this.#host.jobIds()))
+      if (versions === null || this.#closed) return
+      const jobs = await this.readJobs(this.#host.changed(versions))
       if (jobs !== null && !this.#closed) this.#host.apply(jobs, false)
     } finally {
       if (this.#reachable) this.#armPoll()

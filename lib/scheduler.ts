@@ -258,7 +258,8 @@ export class Scheduler<TOwner = unknown> {
         lost: (fences) => { this.#lostRuns(fences) },
         swept: (runs) => { this.#swept(runs) },
         apply: (jobs, resync) => { this.#applyStored(jobs, resync) },
-        jobIds: () => [...this.#jobs.keys()]
+        jobIds: () => [...this.#jobs.keys()],
+        changed: (versions) => this.#changedJobs(versions)
       })
     }
     // With a store, every time is read through the clock corrected to the store's.
@@ -949,6 +950,11 @@ export class Scheduler<TOwner = unknown> {
       if (job !== undefined) this.#applyOne(job, stored, resync)
     }
     this.#arm()
+  }
+
+  /** The ids among these stored versions whose job this instance last read at another version (or not at all). */
+  #changedJobs (versions: Record<string, number>): string[] {
+    return Object.keys(versions).filter((id) => this.#jobs.get(id)?.stored?.version !== versions[id])
   }
 
   #applyOne (job: JobRecord, stored: StoredJob, resync: boolean): void {

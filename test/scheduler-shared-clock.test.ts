@@ -127,7 +127,8 @@ t.test('Cluster on its own: a slow sample of the store\'s clock is ignored, unti
     lost: () => {},
     swept: () => {},
     apply: () => {},
-    jobIds: () => []
+    jobIds: () => [],
+    changed: () => []
   })
   await cluster.open([])
   t.equal(cluster.offset, -5000)

@@ -202,15 +202,15 @@ t.test('a store answer that breaks a heartbeat or a poll: logged, and neither lo
   t.equal(open.runs.length, 1)
   const broken = new FlakyStore(fleet.store, fleet.clock)
   broken.heartbeat = async () => ({ now: fleet.clock.now(), lost: null as never })
-  broken.readJobs = async () => [null as never]
+  broken.versions = async () => undefined as never
   a.store.target = broken
   await fleet.clock.tick(1000)
   a.store.target = fleet.store
   t.equal(a.logs.filter((line) => line.level === 'error' && /internal error in the shared-store loop/.test(line.msg ?? '')).length, 2)
-  const [beats, polls] = [a.store.count('heartbeat'), a.store.count('readJobs')]
+  const [beats, polls] = [a.store.count('heartbeat'), a.store.count('versions')]
   await fleet.clock.tick(10_000)
   t.ok(a.store.count('heartbeat') > beats, 'heartbeats go on')
-  t.ok(a.store.count('readJobs') > polls, 'polls go on')
+  t.ok(a.store.count('versions') > polls, 'polls go on')
   t.equal((await fleet.store.readJobs([job]))[0].lastRun, null, 'the live run of a live instance is not swept as lost')
   t.equal(open.runs[0].signal.aborted, false)
   open.settle()
@@ -227,7 +227,8 @@ t.test('Cluster on its own: reachability, offset, and the cap on ends kept while
     lost: () => {},
     swept: () => {},
     apply: (_jobs, resync) => { applied.push(resync) },
-    jobIds: () => []
+    jobIds: () => [],
+    changed: () => []
   })
   t.same(await cluster.open([]), [])
   t.equal(cluster.reachable, true)
@@ -264,7 +265,8 @@ t.test('Cluster on its own: closed by its host while catching up, it arms nothin
     lost: () => {},
     swept: () => {},
     apply: () => { closing = cluster.close() },
-    jobIds: () => ['j']
+    jobIds: () => ['j'],
+    changed: () => []
   })
   await cluster.open([])
   store.fail()

@@ -97,13 +97,33 @@ t.test('shutdown while store work is in flight: the answers that come later are 
   const poller = fleet.join({ pollInterval: 1000, leaseTime: 30_000 })
   poller.scheduler.addJob({ id: 'job', trigger: { interval: 3_600_000 }, handler: () => {} })
   await poller.scheduler.start()
-  poller.store.hang('readJobs')
+  poller.store.hang('versions')
   await fleet.clock.tick(1000)
   const closing = poller.scheduler.shutdown()
   await fleet.clock.tick(0)
   poller.store.release()
   await closing
-  t.equal(poller.store.count('readJobs'), 1)
+  t.equal(poller.store.count('versions'), 1)
+  t.equal(poller.store.count('readJobs'), 0, 'the poll\'s answer came after shutdown: nothing re-read')
+
+  // A poll that finds a change (its notification lost) and re-reads the job as shutdown begins.
+  const deaf = fleet.join({ pollInterval: 1000, leaseTime: 30_000 })
+  const changer = fleet.join({ pollInterval: 60_000, leaseTime: 30_000 })
+  for (const member of [deaf, changer]) {
+    member.scheduler.addJob({ id: 'changed', trigger: { interval: 3_600_000 }, handler: () => {} })
+    await member.scheduler.start()
+  }
+  deaf.store.deaf = true
+  changer.scheduler.pauseJob('changed')
+  deaf.store.hang('readJobs')
+  await fleet.clock.tick(1000)
+  t.equal(deaf.store.held, 1, 'the changed job is being re-read')
+  const closingDeaf = deaf.scheduler.shutdown()
+  await fleet.clock.tick(0)
+  deaf.store.release()
+  await closingDeaf
+  t.equal(deaf.scheduler.getJob('changed')?.paused, false, 'its answer came after shutdown: dropped')
+  await changer.scheduler.shutdown()
 
   const sweeper = fleet.join({ leaseTime: 3000, pollInterval: 60_000 })
   await sweeper.scheduler.start()

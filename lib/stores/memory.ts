@@ -122,6 +122,15 @@ export class MemoryStore implements Store {
     return out
   }
 
+  async versions (ids: readonly string[]): Promise<Record<string, number>> {
+    const out: Record<string, number> = {}
+    for (const id of ids) {
+      const row = this.#jobs.get(id)
+      if (row !== undefined) out[id] = row.version
+    }
+    return out
+  }
+
   async changeJob (id: string, change: JobChangeRequest): Promise<StoredJob | null> {
     const row = this.#jobs.get(id)
     if (row === undefined) return null

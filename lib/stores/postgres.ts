@@ -193,6 +193,12 @@ class PostgresStore implements Store {
       JOIN ${jobs} AS j ON j.id = wanted.id`, [ids])
   }
 
+  async versions (ids: readonly string[]): Promise<Record<string, number>> {
+    return await this.#call('versions', `
+      SELECT coalesce(json_object_agg(j.id, j.version), '{}') AS result
+      FROM ${this.#names.jobs} AS j WHERE j.id = ANY ($1::text[])`, [ids])
+  }
+
   async changeJob (id: string, change: JobChangeRequest): Promise<StoredJob | null> {
     return await this.#call('changeJob', `SELECT ${this.#names.changeJob}($1, $2::jsonb) AS result`, [id, JSON.stringify(change)])
   }

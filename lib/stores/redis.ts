@@ -181,6 +181,19 @@ end
 return out
 `),
 
+  // ARGV: job ids. Returns id, version, id, version, ... for the known ones.
+  versions: luaScript(`
+local out = {}
+for _, id in ipairs(ARGV) do
+  local version = redis.call('HGET', key('job', id), 'version')
+  if version then
+    out[#out + 1] = id
+    out[#out + 1] = tonumber(version)
+  end
+end
+return out
+`),
+
   // ARGV: id, channel, action 'pause' | 'resume' | 'define', hash, definition JSON.
   changeJob: luaScript(`
 local id, channel, action = ARGV[1], ARGV[2], ARGV[3]
@@ -438,6 +451,13 @@ class RedisStore implements Store {
   async readJobs (ids: readonly string[]): Promise<StoredJob[]> {
     const rows = await this.#call('readJobs', SCRIPTS.readJobs, ids) as unknown[][]
     return rows.map(toStoredJob)
+  }
+
+  async versions (ids: readonly string[]): Promise<Record<string, number>> {
+    const flat = await this.#call('versions', SCRIPTS.versions, ids) as Array<string | number>
+    const out: Record<string, number> = {}
+    for (let i = 0; i < flat.length; i += 2) out[flat[i]] = flat[i + 1] as number
+    return out
   }
 
   async changeJob (id: string, change: JobChangeRequest): Promise<StoredJob | null> {

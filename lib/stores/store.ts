@@ -192,6 +192,12 @@ export interface Store {
   reconcile (instanceId: string, jobs: readonly DeclaredJob[]): Promise<StoredJob[]>
   /** The stored jobs with these ids (unknown ids are left out). */
   readJobs (ids: readonly string[]): Promise<StoredJob[]>
+  /**
+   * The stored `version` of each job with these ids (unknown ids are left out):
+   * the polling fallback compares them with what it last read and re-reads
+   * only the jobs that changed, so an idle poll costs a few bytes per job.
+   */
+  versions (ids: readonly string[]): Promise<Record<string, number>>
   /** Pause, resume or redefine one job for the fleet; null when the store has no such job. */
   changeJob (id: string, change: JobChangeRequest): Promise<StoredJob | null>
   /**
@@ -234,4 +240,4 @@ export function isStore (value: unknown): value is Store {
   return STORE_METHODS.every((name) => typeof record[name] === 'function') && typeof record.kind === 'string'
 }
 
-export const STORE_METHODS = ['connect', 'close', 'now', 'reconcile', 'readJobs', 'changeJob', 'claim', 'finish', 'heartbeat', 'sweep', 'instances', 'leave', 'subscribe'] as const
+export const STORE_METHODS = ['connect', 'close', 'now', 'reconcile', 'readJobs', 'versions', 'changeJob', 'claim', 'finish', 'heartbeat', 'sweep', 'instances', 'leave', 'subscribe'] as const

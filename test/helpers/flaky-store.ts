@@ -113,6 +113,10 @@ export class FlakyStore implements Store {
     return await this.#call('readJobs', async () => await this.target.readJobs(ids))
   }
 
+  async versions (ids: readonly string[]): ReturnType<Store['versions']> {
+    return await this.#call('versions', async () => await this.target.versions(ids))
+  }
+
   async changeJob (id: string, change: JobChangeRequest): ReturnType<Store['changeJob']> {
     return await this.#call('changeJob', async () => await this.target.changeJob(id, change))
   }

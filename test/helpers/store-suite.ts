@@ -587,6 +587,19 @@ export async function storeSuite (t: Test, factory: StoreFactory): Promise<void>
     t.strictSame(await a.readJobs(['nobody']), [], 'and it is not created')
   })
 
+  await t.test('versions: each job\'s stored version, for the polling fallback', async (t) => {
+    const [a, b] = (await fleet(t, 2)).stores
+    await a.reconcile('a', [declare('one'), declare('two')])
+    t.strictSame(await b.versions(['one', 'nobody', 'two']), { one: 1, two: 1 }, 'unknown ids left out')
+    t.strictSame(await b.versions([]), {})
+    const now = await a.now()
+    t.equal((await a.claim('a', [fire('one', now - 1)], LATER))[0].status, 'run')
+    t.strictSame(await b.versions(['one', 'two']), { one: 1, two: 1 }, 'claims change no version')
+    await b.changeJob('two', { paused: true })
+    await b.reconcile('b', [declare('one', 'B')])
+    t.strictSame(await a.versions(['one', 'two']), { one: 2, two: 2 }, 'a change and a redefinition each bump it')
+  })
+
   await t.test('subscribe: another instance hears of each change', async (t) => {
     t.setTimeout(10_000)
     const [a, b] = (await fleet(t, 2)).stores
