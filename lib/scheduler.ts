@@ -208,6 +208,8 @@ export class Scheduler<TOwner = unknown> {
   readonly #claiming = new Set<Promise<void>>()
   /** Timers of backup claims waiting to be sent (lib/shares.ts); cleared at shutdown. */
   readonly #backups = new Set<unknown>()
+  /** Wake claims held back behind catch-ups that have just ended, about to go together (#afterChain). */
+  #released: PendingClaim[] = []
   /** Claims the store answered 'busy', waiting to go again: each wait's timer, and what ends the wait early (shutdown). */
   readonly #busyWaits = new Map<unknown, () => void>()
   #startedAt = Number.NaN
@@ -1108,7 +1110,7 @@ export class Scheduler<TOwner = unknown> {
    * store before the next fire is claimed, so maxInstances doesn't count it;
    * otherwise the rest are claimed together (and skipped beyond maxInstances).
    */
-  async #claimRest (pending: PendingClaim, taken: boolean): Promise<void> {
+  #claimRest (pending: PendingClaim, taken: boolean): PendingClaim[] {
     const { job, rest } = pending
     // The version the first fire was computed from: the store refuses the rest if the job changed meanwhile.
     const version = pending.claim.version
@@ -1119,8 +1121,7 @@ export class Scheduler<TOwner = unknown> {
       ? [this.#fireClaim(job, version, rest[0], 0, Number.NaN, rest.slice(1))]
       : rest.map((at) => this.#fireClaim(job, version, at, 0, Number.NaN, []))
     for (const claim of claims) claim.chained = true
-    // (The run's end reaches the store first: Cluster.claim sends a claimed job's pending ends.)
-    await this.#sendClaims(claims)
+    return claims
   }
 
   /** A catch-up claimed fire after fire begins: the job's later claims wait for it (JobRecord.chain). */
@@ -1139,11 +1140,24 @@ export class Scheduler<TOwner = unknown> {
     chain.end()
   }
 
-  /** A wake's claim of a job whose catch-up is being claimed: sent when that is done. */
+  /**
+   * A wake's claim of a job whose catch-up is being claimed: sent when that is
+   * done, with the others released at the same time (the catch-ups of many
+   * jobs end in the same round): one round trip for them, not one per job.
+   */
   #afterChain (chain: { done: Promise<void> }, pending: PendingClaim): void {
     this.#background(chain.done.then(() => {
-      if (this.#current(pending)) this.#sendWakeClaims([pending], this.#clock.now())
+      if (!this.#current(pending)) return
+      this.#released.push(pending)
+      // Sent after every catch-up ending now has released its claim (their callbacks are queued already).
+      if (this.#released.length === 1) this.#background(Promise.resolve().then(() => { this.#sendReleased() }))
     }))
+  }
+
+  #sendReleased (): void {
+    const released = this.#released
+    this.#released = []
+    this.#sendWakeClaims(released, this.#clock.now())
   }
 
   /**
@@ -1173,11 +1187,15 @@ export class Scheduler<TOwner = unknown> {
         return
       }
       reached = true
+      const rests: PendingClaim[] = []
       outcomes.forEach((outcome, i) => {
         if (outcome.status === 'busy') busy.push(batch[i])
-        else this.#claimed(batch[i], outcome)
+        else rests.push(...this.#claimed(batch[i], outcome))
       })
       this.#arm()
+      // The next claims of the catch-ups among them, in one round trip (however many jobs are catching up).
+      // (A run's end reaches the store first: Cluster.claim sends a claimed job's pending ends.)
+      if (rests.length > 0) this.#background(this.#sendClaims(rests))
     })
     this.#claiming.add(sent)
     try {
@@ -1229,18 +1247,20 @@ export class Scheduler<TOwner = unknown> {
     return this.#current(pending)
   }
 
-  #claimed (pending: PendingClaim, outcome: ClaimOutcome): void {
-    let continued = false
+  /** Acts on a claim's outcome; returns the next claims of its catch-up, if any. */
+  #claimed (pending: PendingClaim, outcome: ClaimOutcome): PendingClaim[] {
+    let next: PendingClaim[] = []
     try {
-      continued = this.#decided(pending, outcome)
+      next = this.#decided(pending, outcome)
     } finally {
       // Whatever happened, a catch-up that goes no further lets the job's later claims go.
-      if (!continued) this.#endChain(pending)
+      if (next.length === 0) this.#endChain(pending)
     }
+    return next
   }
 
-  /** Acts on a claim's outcome; true when the rest of a catch-up is claimed next. */
-  #decided (pending: PendingClaim, outcome: ClaimOutcome): boolean {
+  /** Acts on a claim's outcome; returns the claims of the rest of a catch-up, when they are claimed next. */
+  #decided (pending: PendingClaim, outcome: ClaimOutcome): PendingClaim[] {
     const { job, claim } = pending
     if (pending.sent !== null) this.#learnShare(pending, outcome)
     const run = pending.run as Run<JobRecord>
@@ -1278,10 +1298,9 @@ export class Scheduler<TOwner = unknown> {
     // The rest of a catch-up is claimed also when its first fire was taken: another
     // instance catching up too may not have claimed them all yet.
     if (pending.rest.length > 0 && (outcome.status === 'run' || outcome.status === 'skipped' || outcome.status === 'taken') && this.#state === 'running') {
-      this.#background(this.#claimRest(pending, outcome.status === 'taken'))
-      return true
+      return this.#claimRest(pending, outcome.status === 'taken')
     }
-    return false
+    return []
   }
 
   #reportMissed (job: JobRecord, first: number, count: number): void {

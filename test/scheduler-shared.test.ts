@@ -599,6 +599,23 @@ t.test('a non-coalesced catch-up of a sync handler runs every due fire in order,
   await fleet.shutdown()
 })
 
+t.test('non-coalesced catch-ups of many jobs: each round of their claims is one round trip, whatever the number of jobs', async (t) => {
+  const fleet = new Fleet(START)
+  const runs: string[] = []
+  const a = fleet.join({})
+  const ids = ['x', 'y', 'z']
+  for (const id of ids) a.scheduler.addJob({ id, trigger: { interval: 1000 }, coalesce: false, handler: (ctx) => { runs.push(`${id} ${ctx.scheduledAt.getTime() - T0}`) } })
+  await a.scheduler.start()
+  await fleet.clock.tick(1000)
+  const before = a.store.count('claim')
+  await fleet.clock.jump(3000) // 4,000: three fires of each job due in one wake
+  await fleet.clock.tick(0)
+  t.same(runs.slice(3), ['x 2000', 'y 2000', 'z 2000', 'x 3000', 'y 3000', 'z 3000', 'x 4000', 'y 4000', 'z 4000'], 'every fire of every job, in order')
+  t.equal(a.store.count('claim') - before, 3, 'three claims: the wake\'s, then one per later fire, each for every job')
+  t.equal(a.store.count('finish'), 3, 'each round\'s ends went before the next round')
+  await fleet.shutdown()
+})
+
 t.test('a non-coalesced catch-up of a long run: the later fires are claimed together and skipped beyond maxInstances, as without a store', async (t) => {
   const fleet = new Fleet(START)
   const started: number[] = []
