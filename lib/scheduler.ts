@@ -1147,11 +1147,14 @@ export class Scheduler<TOwner = unknown> {
    */
   #afterChain (chain: { done: Promise<void> }, pending: PendingClaim): void {
     this.#background(chain.done.then(() => {
-      if (!this.#current(pending)) return
-      this.#released.push(pending)
-      // Sent after every catch-up ending now has released its claim (their callbacks are queued already).
-      if (this.#released.length === 1) this.#background(Promise.resolve().then(() => { this.#sendReleased() }))
+      if (this.#current(pending)) this.#release(pending)
     }))
+  }
+
+  #release (pending: PendingClaim): void {
+    this.#released.push(pending)
+    // Sent after every catch-up ending now has released its claim (their callbacks are queued already).
+    if (this.#released.length === 1) this.#background(Promise.resolve().then(() => { this.#sendReleased() }))
   }
 
   #sendReleased (): void {

@@ -39,6 +39,26 @@ t.test('ends: a claim of a job whose end is waiting sends the ends first, so max
   await fleet.shutdown()
 })
 
+t.test('ends: a claim of a job whose end is on its way waits for that round trip', async (t) => {
+  const fleet = new Fleet(START)
+  const runs: number[] = []
+  const a = fleet.join({})
+  a.scheduler.addJob({ id: 'job', trigger: { interval: 300 }, handler: (ctx) => { runs.push(ctx.scheduledAt.getTime() - T0) } })
+  await a.scheduler.start()
+  a.store.hang('finish')
+  await fleet.clock.tick(300 + END_BATCH_MS)
+  t.equal(a.store.held, 1, 'the end of the run of 300 is on its way (a slow round trip)')
+  await fleet.clock.tick(600 - 300 - END_BATCH_MS)
+  t.same(a.store.times('claim').map((time) => time - T0), [300], 'the claim of 600 waits for it')
+  a.store.heal()
+  a.store.release()
+  await fleet.clock.tick(0)
+  t.same(a.store.times('claim').map((time) => time - T0), [300, 600], 'then goes')
+  t.same(runs, [300, 600], 'and its fire runs: the ended run is not counted against maxInstances')
+  t.same(a.of('job:skipped'), [])
+  await fleet.shutdown()
+})
+
 t.test('ends: a manual run\'s end goes at once', async (t) => {
   const fleet = new Fleet(START)
   const a = fleet.join({})
