@@ -1192,8 +1192,12 @@ export class Scheduler<TOwner = unknown> {
       reached = true
       const rests: PendingClaim[] = []
       outcomes.forEach((outcome, i) => {
-        if (outcome.status === 'busy') busy.push(batch[i])
-        else rests.push(...this.#claimed(batch[i], outcome))
+        if (outcome.status === 'busy') {
+          busy.push(batch[i])
+          return
+        }
+        const next = this.#claimed(batch[i], outcome)
+        if (next.length > 0) rests.push(...next)
       })
       this.#arm()
       // The next claims of the catch-ups among them, in one round trip (however many jobs are catching up).
@@ -1251,8 +1255,8 @@ export class Scheduler<TOwner = unknown> {
   }
 
   /** Acts on a claim's outcome; returns the next claims of its catch-up, if any. */
-  #claimed (pending: PendingClaim, outcome: ClaimOutcome): PendingClaim[] {
-    let next: PendingClaim[] = []
+  #claimed (pending: PendingClaim, outcome: ClaimOutcome): readonly PendingClaim[] {
+    let next: readonly PendingClaim[] = NO_CLAIMS
     try {
       next = this.#decided(pending, outcome)
     } finally {
@@ -1263,7 +1267,7 @@ export class Scheduler<TOwner = unknown> {
   }
 
   /** Acts on a claim's outcome; returns the claims of the rest of a catch-up, when they are claimed next. */
-  #decided (pending: PendingClaim, outcome: ClaimOutcome): PendingClaim[] {
+  #decided (pending: PendingClaim, outcome: ClaimOutcome): readonly PendingClaim[] {
     const { job, claim } = pending
     if (pending.sent !== null) this.#learnShare(pending, outcome)
     const run = pending.run as Run<JobRecord>
@@ -1303,7 +1307,7 @@ export class Scheduler<TOwner = unknown> {
     if (pending.rest.length > 0 && (outcome.status === 'run' || outcome.status === 'skipped' || outcome.status === 'taken') && this.#state === 'running') {
       return this.#claimRest(pending, outcome.status === 'taken')
     }
-    return []
+    return NO_CLAIMS
   }
 
   #reportMissed (job: JobRecord, first: number, count: number): void {
@@ -1382,6 +1386,9 @@ export class Scheduler<TOwner = unknown> {
     }
   }
 }
+
+/** What most outcomes lead to: no further claim (one shared array, not one per outcome of a wake). */
+const NO_CLAIMS: readonly PendingClaim[] = []
 
 /** A claim of `job` waiting to be sent, with what to do with its outcome; `run` is null for a 'missed' claim. */
 function pendingClaim (job: JobRecord, kind: ClaimKind, scheduledAt: number, run: Run<JobRecord> | null, version: number, more: { missed?: number, firstMissed?: number, due?: number, rest?: number[] } = {}): PendingClaim {
