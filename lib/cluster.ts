@@ -48,8 +48,9 @@ export const BACKUP_CLAIM_DELAY = 500
 /**
  * Claims the store answered 'busy' (another call held their jobs) go again
  * after this long, doubling each time they are busy again, to the last: the
- * call holding them is nearly always another instance's claim of the same
- * fire, decided within tens of ms.
+ * call holding them is another instance's claim of the same fire or a batch
+ * of runs' ends, done within tens of ms (longer when the store is overloaded:
+ * at 10,000 fires/s batches of thousands of ends hold their jobs for ~1 s).
  */
 export const BUSY_RETRY_FIRST_MS = 20
 export const BUSY_RETRY_MAX_MS = 1_000
