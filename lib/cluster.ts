@@ -48,9 +48,9 @@ export const BACKUP_CLAIM_DELAY = 500
 /**
  * Claims the store answered 'busy' (another call held their jobs) go again
  * after this long, doubling each time they are busy again, to the last: the
- * call holding them is another instance's claim of the same fire or a batch
- * of runs' ends, done within tens of ms (longer when the store is overloaded:
- * at 10,000 fires/s batches of thousands of ends hold their jobs for ~1 s).
+ * call holding them is another instance's claim of the same fire (or a
+ * reconcile or a change of the job), done within tens of ms, longer only when
+ * the store is overloaded. (Runs' ends hold no job: see lib/stores/postgres.ts.)
  */
 export const BUSY_RETRY_FIRST_MS = 20
 export const BUSY_RETRY_MAX_MS = 1_000

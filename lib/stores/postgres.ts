@@ -8,10 +8,12 @@
  * costs one statement however many fires are due; their statements are
  * set-based, so a call costs about the same per item for 10 items or 10,000
  * (see schemaDdl). Exactly-once comes from row locks: every function that
- * changes jobs first locks the job rows it touches in id order, then run rows
- * in fence order, then the instance row, so concurrent calls from the fleet
- * serialize per job and never deadlock; a claim never even waits (a job
- * another call holds is answered 'busy', and claimed again shortly). Times come from the server's
+ * claims locks the job rows it touches in id order (then the instance row), so
+ * claims of one job from the whole fleet serialize; a claim never even waits
+ * (a job another call holds is answered 'busy', and claimed again shortly).
+ * Runs' ends and sweeps never lock job rows: they lock run rows in fence
+ * order, then the jobs' stats rows (a table of their own) in id order, so
+ * nothing deadlocks and recording thousands of ends never holds up a claim. Times come from the server's
  * clock_timestamp() as epoch ms. Needs PostgreSQL 12 or newer.
  *
  * `pg` is an optional peer dependency: only this module imports it.
@@ -54,6 +56,7 @@ const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
 /** Every object the store creates, by what it is; the values are name suffixes after the prefix. */
 const OBJECT_SUFFIXES = {
   jobs: 'jobs',
+  stats: 'stats',
   runs: 'runs',
   fences: 'fences',
   runsByJob: 'runs_by_job',
@@ -184,13 +187,14 @@ class PostgresStore implements Store {
   }
 
   async readJobs (ids: readonly string[]): Promise<StoredJob[]> {
-    const { jobs, now } = this.#names
+    const { jobs, stats, now } = this.#names
     // The live runs of the jobs asked for first, looked up per job (see schemaDdl: no join of two computed sets).
     return await this.#call('readJobs', `
       SELECT coalesce(json_agg(${jobViewSql('j', runningSql('live.counts', 'j.id'))} ORDER BY wanted.ord), '[]') AS result
       FROM (${liveMapSql(this.#names, 'live.job_id IN (SELECT unnest($1::text[]))', `(SELECT ${now}())`)}) AS live (counts)
       CROSS JOIN unnest($1::text[]) WITH ORDINALITY AS wanted (id, ord)
-      JOIN ${jobs} AS j ON j.id = wanted.id`, [ids])
+      JOIN ${jobs} AS j ON j.id = wanted.id
+      LEFT JOIN ${stats} AS s ON s.job_id = j.id`, [ids])
   }
 
   async versions (ids: readonly string[]): Promise<Record<string, number>> {
@@ -471,17 +475,18 @@ function schemaMarker (ddl: string): string {
 
 /**
  * The job row `j` as the Store's StoredJob, an SQL expression inlined in each
- * statement (a function called per row costs more than the row); `running` is
- * the expression of its live runs. Built as json (text): jsonb would be built
- * in binary, then printed.
+ * statement (a function called per row costs more than the row); `s` is its
+ * stats row (left-joined: a job none of whose runs has ended has none) and
+ * `running` the expression of its live runs. Built as json (text): jsonb
+ * would be built in binary, then printed.
  */
-function jobViewSql (j: string, running: string): string {
+function jobViewSql (j: string, running: string, s = 's'): string {
   return `json_build_object(
       'id', ${j}.id, 'hash', ${j}.hash, 'definition', ${j}.definition, 'paused', ${j}.paused,
       'anchorAt', ${j}.anchor_at, 'version', ${j}.version, 'watermark', ${j}.watermark,
-      'stats', json_build_object('runs', ${j}.run_count, 'successes', ${j}.success_count, 'failures', ${j}.failure_count,
+      'stats', json_build_object('runs', ${j}.run_count, 'successes', coalesce(${s}.success_count, 0), 'failures', coalesce(${s}.failure_count, 0),
         'missed', ${j}.missed_count, 'skipped', ${j}.skipped_count),
-      'lastRun', ${j}.last_run,
+      'lastRun', ${s}.last_run,
       'running', ${running})`
 }
 
@@ -616,18 +621,34 @@ CREATE TABLE IF NOT EXISTS ${n.jobs} (
   -- The latest settled fire (epoch ms); fires at or before it are never claimed again.
   watermark bigint,
   run_count bigint NOT NULL DEFAULT 0,
-  success_count bigint NOT NULL DEFAULT 0,
-  failure_count bigint NOT NULL DEFAULT 0,
   missed_count bigint NOT NULL DEFAULT 0,
-  skipped_count bigint NOT NULL DEFAULT 0,
-  last_run jsonb
+  skipped_count bigint NOT NULL DEFAULT 0
 );
--- Every fire updates its job's row twice (claim, end): with room left in each page, the new
--- version stays in the page (a HOT update: no index entry, no page of its own), and the
+-- Every fire updates its job's row (claim) and its stats row (end): with room left in each page,
+-- the new version stays in the page (a HOT update: no index entry, no page of its own), and the
 -- instances updating their own jobs at once contend less. Also for tables made before.
 ALTER TABLE ${n.jobs} SET (fillfactor = 50);
 
--- Live runs. A run's row goes when it ends or is swept (the job keeps its stats and last_run);
+-- What runs' ends record, apart from the job's row: ends and sweeps lock these rows only, never
+-- the job's, which claims lock (at 10,000 fires/s a batch of ends holding thousands of job rows
+-- for a second made every claim of those jobs busy). A row appears with the job's first end.
+CREATE TABLE IF NOT EXISTS ${n.stats} (
+  job_id text PRIMARY KEY,
+  success_count bigint NOT NULL DEFAULT 0,
+  failure_count bigint NOT NULL DEFAULT 0,
+  last_run jsonb
+) WITH (fillfactor = 50);
+-- A jobs table made before kept these in the job's row: they move (once, under connect()'s lock).
+DO $do$ BEGIN
+  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = ${pg.escapeLiteral(n.jobs)}::regclass AND attname = 'success_count' AND NOT attisdropped) THEN
+    INSERT INTO ${n.stats} (job_id, success_count, failure_count, last_run)
+    SELECT j.id, j.success_count, j.failure_count, j.last_run FROM ${n.jobs} AS j
+    ON CONFLICT (job_id) DO NOTHING;
+    ALTER TABLE ${n.jobs} DROP COLUMN success_count, DROP COLUMN failure_count, DROP COLUMN last_run;
+  END IF;
+END $do$;
+
+-- Live runs. A run's row goes when it ends or is swept (the job's stats row keeps the counts and last_run);
 -- status is 'running' while it lives, so a run history could keep ended rows without changing what "live" means.
 CREATE TABLE IF NOT EXISTS ${n.runs} (
   fence bigint GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME ${n.fences}) PRIMARY KEY,
@@ -706,13 +727,14 @@ BEGIN
       version = j.version + 1
     WHERE j.hash <> EXCLUDED.hash AND NOT EXCLUDED.hash = ANY (j.hash_history);
     IF v_round = 1 THEN
-      -- Every declared job is locked now: its live runs stay as counted until this call ends.
+      -- Every declared job is locked now: no claim adds a live run to it until this call ends.
       v_live := (${liveMapSql(n, 'true', 'v_now')});
     END IF;
     IF v_round < v_rounds THEN
       SELECT v_snapshots || coalesce(jsonb_object_agg(d.ord::text, ${jobViewSql('j', runningSql('v_live', 'j.id'))}::jsonb), '{}') INTO v_snapshots
       FROM ${DECLARED_SQL} AS d
       JOIN ${n.jobs} AS j ON j.id = d.id
+      LEFT JOIN ${n.stats} AS s ON s.job_id = j.id
       WHERE d.occurrence = v_round AND d.occurrence < d.occurrences;
     END IF;
   END LOOP;
@@ -720,7 +742,8 @@ BEGIN
       CASE WHEN d.occurrence < d.occurrences THEN (v_snapshots -> d.ord::text)::json ELSE ${jobViewSql('j', runningSql('v_live', 'j.id'))} END
       ORDER BY d.ord), '[]') INTO v_stored
   FROM ${DECLARED_SQL} AS d
-  JOIN ${n.jobs} AS j ON j.id = d.id;
+  JOIN ${n.jobs} AS j ON j.id = d.id
+  LEFT JOIN ${n.stats} AS s ON s.job_id = j.id;
   PERFORM ${n.touch}(p_instance, v_now);
   RETURN v_stored;
 END
@@ -733,12 +756,11 @@ DECLARE
   v_live jsonb;
   v_stored json;
 BEGIN
-  -- Locked first, so that its live runs stay as counted.
+  -- Locked first: no claim of the job is decided meanwhile.
   PERFORM 1 FROM ${n.jobs} WHERE id = p_id FOR UPDATE;
   IF NOT FOUND THEN
     RETURN NULL;
   END IF;
-  v_live := (${liveMapSql(n, 'live.job_id = p_id', 'v_now')});
   IF p_change ? 'definition' THEN
     UPDATE ${n.jobs} AS j SET
       definition = p_change->'definition',
@@ -746,17 +768,19 @@ BEGIN
       hash_history = ${n.pushHash}(j.hash_history, p_change->>'hash'),
       anchor_at = v_now,
       version = j.version + 1
-    WHERE j.id = p_id
-    RETURNING ${jobViewSql('j', runningSql('v_live', 'j.id'))} INTO v_stored;
+    WHERE j.id = p_id;
   ELSE
     UPDATE ${n.jobs} AS j SET
       paused = (p_change->>'paused')::boolean,
       -- Resuming re-anchors; pausing, or resuming a job that was not paused, keeps the anchor.
       anchor_at = CASE WHEN j.paused AND NOT (p_change->>'paused')::boolean THEN v_now ELSE j.anchor_at END,
       version = j.version + 1
-    WHERE j.id = p_id
-    RETURNING ${jobViewSql('j', runningSql('v_live', 'j.id'))} INTO v_stored;
+    WHERE j.id = p_id;
   END IF;
+  v_live := (${liveMapSql(n, 'live.job_id = p_id', 'v_now')});
+  SELECT ${jobViewSql('j', runningSql('v_live', 'j.id'))} INTO v_stored
+  FROM ${n.jobs} AS j LEFT JOIN ${n.stats} AS s ON s.job_id = j.id
+  WHERE j.id = p_id;
   PERFORM pg_notify(${n.notifyChannel}, p_id);
   RETURN v_stored;
 END
@@ -957,7 +981,8 @@ END
 $fn$;
 
 -- Runs' ends, accepted only from the live run's owner with its fence (the first end of a fence
--- in the call; a repeat is refused). Locks: the runs' jobs in id order, then the runs in fence order.
+-- in the call; a repeat is refused). Locks: the runs in fence order, then their jobs' stats rows
+-- in id order (never the jobs' rows: claims never wait for ends).
 CREATE FUNCTION ${n.finish}(p_instance text, p_ends jsonb) RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
 DECLARE
   -- Each fence's first end: fence → its index in p_ends; and the fences, to find their runs by primary key.
@@ -976,9 +1001,6 @@ BEGIN
   FROM jsonb_array_elements(p_ends) WITH ORDINALITY AS x (e, ord);
   -- The runs are found by fence (the primary key), never by a scan: the runs table is a queue,
   -- its dead rows outnumber the live ones between vacuums.
-  PERFORM 1 FROM ${n.jobs}
-  WHERE id IN (SELECT r.job_id FROM ${n.runs} AS r WHERE r.fence = ANY (v_fences) AND r.instance_id = p_instance AND r.status = 'running')
-  ORDER BY id FOR UPDATE;
   PERFORM 1 FROM ${n.runs} AS r
   WHERE r.fence = ANY (v_fences) AND r.instance_id = p_instance AND r.status = 'running'
   ORDER BY r.fence FOR UPDATE;
@@ -988,23 +1010,23 @@ BEGIN
     RETURNING r.fence, r.job_id, r.run_id, r.scheduled_at, (v_firsts ->> r.fence::text)::int AS at
   ),
   counted AS (
-    UPDATE ${n.jobs} AS jobs SET
-      success_count = jobs.success_count + t.successes,
-      failure_count = jobs.failure_count + t.failures,
-      last_run = t.last_run
-    FROM (
-      SELECT d.job_id,
-        count(*) FILTER (WHERE d.e->>'status' = 'success') AS successes,
-        count(*) FILTER (WHERE d.e->>'status' <> 'success') AS failures,
-        -- The job's last run: its latest end in the call.
-        (array_agg(jsonb_build_object(
-          'runId', d.run_id, 'scheduledAt', d.scheduled_at,
-          'startedAt', d.e->'startedAt', 'finishedAt', d.e->'finishedAt', 'durationMs', d.e->'durationMs',
-          'status', d.e->'status', 'error', d.e->'error', 'instanceId', p_instance) ORDER BY d.at DESC))[1] AS last_run
-      FROM (SELECT ended.*, p_ends -> ended.at AS e FROM ended) AS d
-      GROUP BY d.job_id
-    ) AS t
-    WHERE jobs.id = t.job_id
+    INSERT INTO ${n.stats} AS stats (job_id, success_count, failure_count, last_run)
+    SELECT d.job_id,
+      count(*) FILTER (WHERE d.e->>'status' = 'success'),
+      count(*) FILTER (WHERE d.e->>'status' <> 'success'),
+      -- The job's last run: its latest end in the call.
+      (array_agg(jsonb_build_object(
+        'runId', d.run_id, 'scheduledAt', d.scheduled_at,
+        'startedAt', d.e->'startedAt', 'finishedAt', d.e->'finishedAt', 'durationMs', d.e->'durationMs',
+        'status', d.e->'status', 'error', d.e->'error', 'instanceId', p_instance) ORDER BY d.at DESC))[1]
+    FROM (SELECT ended.*, p_ends -> ended.at AS e FROM ended) AS d
+    GROUP BY d.job_id
+    -- In id order: the order the stats rows are locked in.
+    ORDER BY d.job_id
+    ON CONFLICT (job_id) DO UPDATE SET
+      success_count = stats.success_count + EXCLUDED.success_count,
+      failure_count = stats.failure_count + EXCLUDED.failure_count,
+      last_run = EXCLUDED.last_run
   )
   SELECT coalesce(jsonb_object_agg(ended.fence::text, true), '{}') INTO v_ended FROM ended;
   SELECT coalesce(json_agg(v_ended ? x.fence AND (v_firsts ->> x.fence)::bigint = x.ord - 1 ORDER BY x.ord), '[]') INTO v_accepted
@@ -1043,43 +1065,39 @@ BEGIN
 END
 $fn$;
 
--- Live runs whose lease expired become lost. Their jobs are locked in id order, then the runs in
--- fence order, and deleted, so each is returned to one sweeper only; the job's last run is the
--- latest swept (in fence order, as memory.ts).
+-- Live runs whose lease expired become lost. They are locked in fence order and deleted, so each
+-- is returned to one sweeper only; then their jobs' stats rows are updated in id order, as
+-- finish does. The job's last run is the latest swept (in fence order, as memory.ts).
 CREATE FUNCTION ${n.sweep}() RETURNS json LANGUAGE plpgsql ${PLANNED_PER_CALL} AS $fn$
 DECLARE
   v_now bigint := ${n.now}();
-  -- The jobs' ids, as the keys of an object.
-  v_jobs jsonb;
+  -- The runs locked: their fences (runs that expire meanwhile are left to the next sweep).
+  v_fences bigint[];
   v_lost json;
 BEGIN
-  SELECT coalesce(jsonb_object_agg(expired.job_id, true), '{}') INTO v_jobs
-  FROM (SELECT DISTINCT r.job_id FROM ${n.runs} AS r WHERE r.status = 'running' AND r.lease_until <= v_now) AS expired;
-  PERFORM 1 FROM ${n.jobs} WHERE id IN (SELECT jsonb_object_keys(v_jobs)) ORDER BY id FOR UPDATE;
-  -- Runs of other jobs that expired meanwhile are left to the next sweep (their jobs are not locked).
-  PERFORM 1 FROM ${n.runs} AS r
-  WHERE r.status = 'running' AND r.lease_until <= v_now AND v_jobs ? r.job_id
-  ORDER BY r.fence FOR UPDATE;
+  SELECT coalesce(array_agg(expired.fence), '{}') INTO v_fences FROM (
+    SELECT r.fence FROM ${n.runs} AS r WHERE r.status = 'running' AND r.lease_until <= v_now
+    ORDER BY r.fence FOR UPDATE
+  ) AS expired;
   WITH swept AS (
     DELETE FROM ${n.runs} AS r
-    WHERE r.status = 'running' AND r.lease_until <= v_now AND v_jobs ? r.job_id
+    WHERE r.fence = ANY (v_fences)
     RETURNING r.*
   ),
   counted AS (
-    UPDATE ${n.jobs} AS jobs SET
-      failure_count = jobs.failure_count + t.lost,
-      last_run = t.last_run
-    FROM (
-      SELECT s.job_id, count(*) AS lost,
-        (array_agg(jsonb_build_object(
-          'runId', s.run_id, 'scheduledAt', s.scheduled_at, 'startedAt', s.started_at,
-          'finishedAt', NULL, 'durationMs', NULL, 'status', 'lost',
-          'error', jsonb_build_object('name', 'LostRunError', 'message', format('instance %s stopped renewing the run''s lease', s.instance_id)),
-          'instanceId', s.instance_id) ORDER BY s.fence DESC))[1] AS last_run
-      FROM swept AS s
-      GROUP BY s.job_id
-    ) AS t
-    WHERE jobs.id = t.job_id
+    INSERT INTO ${n.stats} AS stats (job_id, failure_count, last_run)
+    SELECT s.job_id, count(*),
+      (array_agg(jsonb_build_object(
+        'runId', s.run_id, 'scheduledAt', s.scheduled_at, 'startedAt', s.started_at,
+        'finishedAt', NULL, 'durationMs', NULL, 'status', 'lost',
+        'error', jsonb_build_object('name', 'LostRunError', 'message', format('instance %s stopped renewing the run''s lease', s.instance_id)),
+        'instanceId', s.instance_id) ORDER BY s.fence DESC))[1]
+    FROM swept AS s
+    GROUP BY s.job_id
+    ORDER BY s.job_id
+    ON CONFLICT (job_id) DO UPDATE SET
+      failure_count = stats.failure_count + EXCLUDED.failure_count,
+      last_run = EXCLUDED.last_run
   )
   SELECT coalesce(json_agg(json_build_object(
       'jobId', s.job_id, 'runId', s.run_id, 'fence', s.fence, 'scheduledAt', s.scheduled_at,

@@ -340,8 +340,8 @@ function registerTests (): void {
     t.same(objects, [
       'S arrivals', 'S fences',
       'f change_job', 'f claim', 'f claim_steps', 'f finish', 'f heartbeat', 'f now', 'f push_hash', 'f reconcile', 'f sweep', 'f touch',
-      'i instances_pkey', 'i jobs_pkey', 'i reruns_pkey', 'i runs_by_job', 'i runs_by_lease', 'i runs_pkey',
-      'r instances', 'r jobs', 'r reruns', 'r runs'
+      'i instances_pkey', 'i jobs_pkey', 'i reruns_pkey', 'i runs_by_job', 'i runs_by_lease', 'i runs_pkey', 'i stats_pkey',
+      'r instances', 'r jobs', 'r reruns', 'r runs', 'r stats'
     ].map((name) => `${name.slice(0, 2)}${prefix}${name.slice(2)}`), 'each object once, all in public')
     await Promise.all(stores.map(async (store) => { await store.connect() }))
     t.same(await objectsOf('public', prefix), objects, 'connecting again changes nothing')
@@ -370,7 +370,7 @@ function registerTests (): void {
       await dropSchema(schema)
     })
     await store.connect()
-    t.equal((await objectsOf(schema, 'sched_')).length, 22)
+    t.equal((await objectsOf(schema, 'sched_')).length, 24)
     t.same(await objectsOf('public', 'sched_'), [])
     await store.reconcile('a', [declared('job')])
     const { rows } = await admin.query(`SELECT id, hash_history FROM ${pg.escapeIdentifier(schema)}.sched_jobs`)
@@ -653,6 +653,29 @@ function registerTests (): void {
     t.not(recreated.find((row) => row.proname.endsWith('reconcile'))?.oid, created.find((row) => row.proname.endsWith('reconcile'))?.oid, 'made anew')
   })
 
+  t.test('connect(): a jobs table that kept the stats of its runs in its rows (as before) gives them to the stats table', async (t) => {
+    const { prefix, open } = namespace(t)
+    const table = (suffix: string): string => `${pg.escapeIdentifier(RUN)}.${pg.escapeIdentifier(prefix + suffix)}`
+    const store = await open()
+    await store.reconcile('a', [declared('ran'), declared('idle')])
+    // As an earlier version left it: the counts and the last run in the job's row, no stats table, no marker.
+    const lastRun = { runId: 'r1', scheduledAt: 1000, startedAt: 1001, finishedAt: 1002, durationMs: 1, status: 'failure', error: { name: 'Error', message: 'no' }, instanceId: 'a' }
+    await admin.query(`DROP TABLE ${table('stats')}`)
+    await admin.query(`ALTER TABLE ${table('jobs')} ADD COLUMN success_count bigint NOT NULL DEFAULT 0, ADD COLUMN failure_count bigint NOT NULL DEFAULT 0, ADD COLUMN last_run jsonb`)
+    await admin.query(`UPDATE ${table('jobs')} SET success_count = 4, failure_count = 2, last_run = $1 WHERE id = 'ran'`, [lastRun])
+    await admin.query(`COMMENT ON TABLE ${table('jobs')} IS 'fastify-scheduler 0'`)
+    const upgraded = await open()
+    const jobs = await upgraded.readJobs(['ran', 'idle'])
+    t.same(jobs.map((job) => [job.id, job.stats.successes, job.stats.failures, job.lastRun]), [['ran', 4, 2, lastRun], ['idle', 0, 0, null]], 'the counts and last runs kept')
+    const { rows } = await admin.query<{ attname: string }>(
+      'SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attname = ANY ($2::text[])',
+      [table('jobs'), ['success_count', 'failure_count', 'last_run']])
+    t.same(rows, [], "and gone from the jobs' rows")
+    const [outcome] = await upgraded.claim('a', [fire('ran', (await upgraded.now()) - 10)], LATER)
+    t.same(await upgraded.finish('a', [ended(fenceOf(outcome), 'ran')]), [true])
+    t.same((await upgraded.readJobs(['ran']))[0].stats, { runs: 1, successes: 5, failures: 2, missed: 0, skipped: 0 }, 'ends count on from there')
+  })
+
   t.test('connect(): instances booting at once on a new database create the objects once, and none sees a function vanish', async (t) => {
     const { prefix, open } = namespace(t)
     // Each finds nothing at first and waits for the lock; only the first that gets it creates the
@@ -695,7 +718,7 @@ function registerTests (): void {
     // Leases of 0 ms: no run counts against maxInstances (1 here).
     const at = (await a.now()) - 1000
     t.equal((await a.claim('a', [fire('job', at)], 0))[0].status, 'run')
-    // Another transaction holds two jobs' rows (a claim or an end of another instance, say).
+    // Another transaction holds two jobs' rows (a claim of another instance, say).
     const locker = await admin.connect()
     t.teardown(() => { locker.release() })
     await locker.query('BEGIN')
