@@ -463,6 +463,14 @@ function registerTests (): void {
       runId: 'rün "1" /', scheduledAt, startedAt: end.startedAt, finishedAt: end.finishedAt, durationMs: end.durationMs, status: 'error', error, instanceId: 'ïnstance "1"'
     })
     t.match(stored, { watermark: scheduledAt, version: 1, running: 0, stats: { runs: 1, failures: 1, missed: 3 } })
+    // Claims go as array literals: ids with what those literals treat specially.
+    const ids = ['{a, "b"}', 'back\\slash\\', 'NULL', ' spaced ', '']
+    await store.reconcile('a', ids.map((id) => declared(id)))
+    const claims = ids.map((id) => fire(id, scheduledAt, { runId: `run of ${id} \\"` }))
+    const outcomes = await store.claim('a', claims, LATER)
+    t.same(outcomes.map((outcome) => outcome.status), ids.map(() => 'run'), 'each claim reached its job')
+    t.same(await store.finish('a', outcomes.map((outcome, i) => ended(fenceOf(outcome), ids[i]))), ids.map(() => true))
+    t.same((await store.readJobs(ids)).map((job) => [job.id, job.lastRun?.runId]), ids.map((id, i) => [id, claims[i].runId]), 'with its run id as given')
   })
 
   t.test('like the memory store where the shared suite does not look', async (t) => {
