@@ -69,6 +69,8 @@ export interface ClusterHost {
   jobIds: () => string[]
   /** Of these stored versions, the ids of the jobs this instance last read at another version. */
   changed: (versions: Record<string, number>) => string[]
+  /** The fleet changed: which jobs this instance claims first may have too (`shares`). */
+  sharesChanged: () => void
 }
 
 export class Cluster {
@@ -313,7 +315,9 @@ export class Cluster {
   }
 
   #readShares (instances: InstanceInfo[]): void {
+    const epoch = this.shares.epoch
     this.shares.update(instances.map((instance) => instance.id))
+    if (this.shares.epoch !== epoch) this.#host.sharesChanged()
   }
 
   #unreachable (action: string, err: unknown): void {

@@ -97,6 +97,8 @@ interface PendingClaim {
   sent: 'first' | 'backup' | null
   /** Part of a non-coalesced catch-up claimed fire after fire (JobRecord.chain). */
   chained: boolean
+  /** Made at a wake already late by the job's deferral: a backup that goes at once. */
+  deferred: boolean
   /** The job's `requeued` when this claim was made: one made before the job was queued again from the store is not sent. */
   requeued: number
   /** Later due fires of the same wake (coalesce: false), claimed once this one's outcome is known. */
@@ -146,6 +148,14 @@ interface JobRecord {
    * it first again), and when the fleet changes.
    */
   prompt: boolean
+  /**
+   * With a store: how much later than its due time the job's queued fire wakes
+   * this instance (0: at its due time). A job another instance claims first is
+   * queued BACKUP_CLAIM_DELAY late (less for a job whose next fire comes
+   * sooner), so that its wake is the backup claim's: nothing of it is done in
+   * the burst at the due time, when the instances whose share it is claim.
+   */
+  deferral: number
   /**
    * With a store: a non-coalesced catch-up of this job being claimed, fire
    * after fire (#claimRest). The job's later claims wait for it: one decided
@@ -261,7 +271,8 @@ export class Scheduler<TOwner = unknown> {
         swept: (runs) => { this.#swept(runs) },
         apply: (jobs, resync) => { this.#applyStored(jobs, resync) },
         jobIds: () => [...this.#jobs.keys()],
-        changed: (versions) => this.#changedJobs(versions)
+        changed: (versions) => this.#changedJobs(versions),
+        sharesChanged: () => { this.#undefer() }
       })
     }
     // With a store, every time is read through the clock corrected to the store's.
@@ -325,6 +336,7 @@ export class Scheduler<TOwner = unknown> {
       mine: true,
       shareEpoch: -1,
       prompt: false,
+      deferral: 0,
       chain: null,
       requeued: 0,
       warnedDefinition: false,
@@ -672,7 +684,9 @@ export class Scheduler<TOwner = unknown> {
     this.#arm()
   }
 
-  #queueFire (job: JobRecord, fire: number | null): void {
+  /** Queues the job's next fire; `defer`: as a backup's (JobRecord.deferral) when another instance claims the job first. */
+  #queueFire (job: JobRecord, fire: number | null, defer = false): void {
+    job.deferral = 0
     if (fire === null) {
       // Exhausted: out of the heap, nextRunAt null.
       this.#unschedule(job)
@@ -680,9 +694,38 @@ export class Scheduler<TOwner = unknown> {
     }
     job.fire = fire
     const jitter = job.series.trigger.jitter
-    const due = jitter > 0 ? fire + Math.random() * jitter : fire
+    let due = jitter > 0 ? fire + Math.random() * jitter : fire
+    if (defer && !this.#claimsFirst(job)) {
+      // Halfway to the fire after at the latest, as #sendWakeClaims: this fire's backup claim must not come after that one's.
+      const after = nextFire(job.series, fire)
+      job.deferral = after === null ? BACKUP_CLAIM_DELAY : Math.min(BACKUP_CLAIM_DELAY, Math.floor((after - fire) / 2))
+      due += job.deferral
+    }
     if (job.entry === null) job.entry = this.#queue.push(job, due)
     else this.#queue.update(job.entry, due)
+  }
+
+  /** The fleet changed: queued fires deferred as backups' that this instance now claims first wake at their due time. */
+  #undefer (): void {
+    let moved = false
+    for (const job of this.#jobs.values()) {
+      if (job.deferral === 0 || job.entry === null || !this.#claimsFirst(job)) continue
+      this.#queue.update(job.entry, job.entry.due - job.deferral)
+      job.deferral = 0
+      moved = true
+    }
+    if (moved) this.#arm()
+  }
+
+  /** With a store: whether this instance claims the job at its due time (its share, or JobRecord.prompt), as of the fleet it knows. */
+  #claimsFirst (job: JobRecord): boolean {
+    const shares = (this.#cluster as Cluster).shares
+    if (job.shareEpoch !== shares.epoch) {
+      job.mine = shares.isMine(job.id)
+      job.shareEpoch = shares.epoch
+      job.prompt = false
+    }
+    return job.mine || job.prompt
   }
 
   #unschedule (job: JobRecord): void {
@@ -755,10 +798,16 @@ export class Scheduler<TOwner = unknown> {
   #catchUp (job: JobRecord, now: number): void {
     const series = job.series
     const first = job.fire
-    const due = (job.entry as QueueEntry<JobRecord>).due
-    if (this.#state === 'paused' && this.#cluster !== null) {
+    // When the fire was due: a deferred wake (JobRecord.deferral) is a backup's. Its claim goes at
+    // once, unless the wake came later than that by more than the deferral (this instance was
+    // stalled, the store unreachable): then, as after any late wake, it waits another backup delay,
+    // for the instances that claim the job first and were held up too.
+    const due = (job.entry as QueueEntry<JobRecord>).due - job.deferral
+    const deferred = job.deferral > 0 && now - due < 2 * job.deferral
+    const shared = this.#cluster !== null
+    if (this.#state === 'paused' && shared) {
       // A paused instance leaves the fires to the rest of the fleet.
-      this.#queueFire(job, nextFire(series, now))
+      this.#queueFire(job, nextFire(series, now), true)
       return
     }
     if (this.#state === 'paused') {
@@ -807,9 +856,9 @@ export class Scheduler<TOwner = unknown> {
     }
     // Queue the next fire before running anything: a handler may pause,
     // remove or reschedule its own job.
-    this.#queueFire(job, next)
-    if (this.#cluster !== null) {
-      this.#queueClaims(job, fires ?? (from === null ? [] : [from]), missed, first, cutoff, due)
+    this.#queueFire(job, next, shared)
+    if (shared) {
+      this.#queueClaims(job, fires ?? (from === null ? [] : [from]), missed, first, cutoff, due, deferred)
       return
     }
     if (missed > 0) {
@@ -995,17 +1044,19 @@ export class Scheduler<TOwner = unknown> {
   }
 
   /** Turns a job's due fires of this wake into claims (sent together at the end of the wake). */
-  #queueClaims (job: JobRecord, fires: number[], missed: number, first: number, cutoff: number, due: number): void {
+  #queueClaims (job: JobRecord, fires: number[], missed: number, first: number, cutoff: number, due: number, deferred: boolean): void {
     if (fires.length === 0) {
       // Nothing to run, only fires too late to run: claimed too, so the count is kept once in the fleet.
       if (missed > 0) {
         const latest = lastFireAtOrBefore(job.series, first, cutoff - 1) as number
-        this.#claims.push(this.#missedClaim(job, job.version, latest, missed, first))
+        this.#claims.push(this.#missedClaim(job, job.version, latest, missed, first, deferred))
       }
       return
     }
     // The due time of the fire claimed: the first due fire's (jittered) time, or its own when that one was missed.
-    this.#claims.push(this.#fireClaim(job, job.version, fires[0], missed, first, fires.slice(1), fires[0] === first ? due : fires[0]))
+    const pending = this.#fireClaim(job, job.version, fires[0], missed, first, fires.slice(1), fires[0] === first ? due : fires[0])
+    pending.deferred = deferred
+    this.#claims.push(pending)
   }
 
   /** A claim of the fire at `at`, computed from the job's stored `version`. */
@@ -1014,8 +1065,8 @@ export class Scheduler<TOwner = unknown> {
   }
 
   /** A claim that only records `missed` fires, the latest at `at` (too late to run). */
-  #missedClaim (job: JobRecord, version: number, at: number, missed: number, first: number): PendingClaim {
-    return pendingClaim(job, 'missed', at, null, version, { missed, firstMissed: first })
+  #missedClaim (job: JobRecord, version: number, at: number, missed: number, first: number, deferred: boolean): PendingClaim {
+    return pendingClaim(job, 'missed', at, null, version, { missed, firstMissed: first, deferred })
   }
 
   /**
@@ -1025,7 +1076,6 @@ export class Scheduler<TOwner = unknown> {
    * them already (lib/shares.ts).
    */
   #sendWakeClaims (claims: PendingClaim[], now: number): void {
-    const shares = (this.#cluster as Cluster).shares
     const first: PendingClaim[] = []
     const backups: PendingClaim[] = []
     let delay = BACKUP_CLAIM_DELAY
@@ -1036,13 +1086,12 @@ export class Scheduler<TOwner = unknown> {
         continue
       }
       if (pending.rest.length > 0) this.#startChain(pending)
-      if (job.shareEpoch !== shares.epoch) {
-        job.mine = shares.isMine(job.id)
-        job.shareEpoch = shares.epoch
-        job.prompt = false
-      }
-      if (job.mine || job.prompt) {
+      if (this.#claimsFirst(job)) {
         pending.sent = 'first'
+        first.push(pending)
+      } else if (pending.deferred) {
+        // Its wake was the backup's already (its misfires counted from its due time): it goes now.
+        pending.sent = 'backup'
         first.push(pending)
       } else {
         pending.sent = 'backup'
@@ -1051,7 +1100,8 @@ export class Scheduler<TOwner = unknown> {
         // this instance may send at once by then, must not overtake it (the watermark would
         // pass this fire, and it would be refused as taken, neither run nor counted missed).
         if (!Number.isNaN(job.fire)) {
-          const untilNext = (job.entry as QueueEntry<JobRecord>).due - now
+          // (By the next fire's due time: queued as a backup's, it is claimed then once this backup wins.)
+          const untilNext = (job.entry as QueueEntry<JobRecord>).due - job.deferral - now
           if (untilNext < 2 * delay) delay = Math.floor(untilNext / 2)
         }
       }
@@ -1079,8 +1129,17 @@ export class Scheduler<TOwner = unknown> {
   #learnShare (pending: PendingClaim, outcome: ClaimOutcome): void {
     const job = pending.job
     if (job.mine) return
-    if (pending.sent === 'first' && outcome.status === 'taken') job.prompt = false
-    else if (pending.sent === 'backup' && (outcome.status === 'run' || outcome.status === 'skipped' || outcome.status === 'missed')) job.prompt = true
+    if (pending.sent === 'first' && outcome.status === 'taken') {
+      job.prompt = false
+    } else if (pending.sent === 'backup' && (outcome.status === 'run' || outcome.status === 'skipped' || outcome.status === 'missed')) {
+      job.prompt = true
+      // Its next fire, queued as a backup's, is claimed at its due time now.
+      if (job.deferral > 0 && job.entry !== null) {
+        this.#queue.update(job.entry, job.entry.due - job.deferral)
+        job.deferral = 0
+        this.#arm()
+      }
+    }
   }
 
   /**
@@ -1097,7 +1156,7 @@ export class Scheduler<TOwner = unknown> {
     while (late < fires.length && now - fires[late] > grace) late++
     const first = claim.missed > 0 ? pending.firstMissed : fires[0]
     const overdue = late === fires.length
-      ? this.#missedClaim(job, claim.version, fires[late - 1], claim.missed + late, first)
+      ? this.#missedClaim(job, claim.version, fires[late - 1], claim.missed + late, first, false)
       : this.#fireClaim(job, claim.version, fires[late], claim.missed + late, first, fires.slice(late + 1), fires[late])
     overdue.sent = pending.sent
     overdue.chained = pending.chained
@@ -1391,7 +1450,7 @@ export class Scheduler<TOwner = unknown> {
 const NO_CLAIMS: readonly PendingClaim[] = []
 
 /** A claim of `job` waiting to be sent, with what to do with its outcome; `run` is null for a 'missed' claim. */
-function pendingClaim (job: JobRecord, kind: ClaimKind, scheduledAt: number, run: Run<JobRecord> | null, version: number, more: { missed?: number, firstMissed?: number, due?: number, rest?: number[] } = {}): PendingClaim {
+function pendingClaim (job: JobRecord, kind: ClaimKind, scheduledAt: number, run: Run<JobRecord> | null, version: number, more: { missed?: number, firstMissed?: number, due?: number, rest?: number[], deferred?: boolean } = {}): PendingClaim {
   return {
     job,
     claim: { jobId: job.id, kind, scheduledAt, missed: more.missed ?? 0, maxInstances: job.options.maxInstances, runId: run?.runId ?? '', version },
@@ -1400,6 +1459,7 @@ function pendingClaim (job: JobRecord, kind: ClaimKind, scheduledAt: number, run
     due: more.due ?? Number.NaN,
     sent: null,
     chained: false,
+    deferred: more.deferred ?? false,
     requeued: job.requeued,
     rest: more.rest ?? []
   }

@@ -128,7 +128,8 @@ t.test('Cluster on its own: a slow sample of the store\'s clock is ignored, unti
     swept: () => {},
     apply: () => {},
     jobIds: () => [],
-    changed: () => []
+    changed: () => [],
+    sharesChanged: () => {}
   })
   await cluster.open([])
   t.equal(cluster.offset, -5000)

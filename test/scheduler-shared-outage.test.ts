@@ -228,7 +228,8 @@ t.test('Cluster on its own: reachability, offset, and the cap on ends kept while
     swept: () => {},
     apply: (_jobs, resync) => { applied.push(resync) },
     jobIds: () => [],
-    changed: () => []
+    changed: () => [],
+    sharesChanged: () => {}
   })
   t.same(await cluster.open([]), [])
   t.equal(cluster.reachable, true)
@@ -266,7 +267,8 @@ t.test('Cluster on its own: closed by its host while catching up, it arms nothin
     swept: () => {},
     apply: () => { closing = cluster.close() },
     jobIds: () => ['j'],
-    changed: () => []
+    changed: () => [],
+    sharesChanged: () => {}
   })
   await cluster.open([])
   store.fail()

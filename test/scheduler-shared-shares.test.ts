@@ -105,13 +105,13 @@ async function withoutItsOwner (options: { trigger: TriggerSpec, coalesce?: bool
 }
 
 /** Three members, started, each with every one of `jobs` (every 10 s); their claims recorded. */
-async function threeWith (jobs: string[]): Promise<{ fleet: Fleet, runs: RunRecord[], log: ClaimRecord[], members: Member[] }> {
+async function threeWith (jobs: string[], trigger: TriggerSpec = { interval: 10_000 }): Promise<{ fleet: Fleet, runs: RunRecord[], log: ClaimRecord[], members: Member[] }> {
   const fleet = new Fleet(START)
   const runs: RunRecord[] = []
   const members = IDS.map(() => fleet.join({ leaseTime: 3000, pollInterval: 60_000 }))
   const log = recordClaims(fleet)
   for (const member of members) {
-    for (const jobId of jobs) member.scheduler.addJob({ id: jobId, trigger: { interval: 10_000 }, handler: recorder(fleet, runs, member.scheduler.instanceId) })
+    for (const jobId of jobs) member.scheduler.addJob({ id: jobId, trigger, handler: recorder(fleet, runs, member.scheduler.instanceId) })
     await member.scheduler.start()
   }
   return { fleet, runs, log, members }
@@ -421,6 +421,31 @@ t.test('an interval shorter than the backup delay: no fire is lost when the inst
   await fleet.shutdown()
 })
 
+t.test('after its first fire, a job another instance claims first wakes this one at its backup time only: nothing of it is done in the burst at the due time', async (t) => {
+  const job = jobOf('i1', IDS)
+  const { fleet, log, members } = await threeWith([job])
+  await fleet.clock.tick(1000) // a heartbeat: every member knows all three now
+  await fleet.clock.tick(9200) // 10,200: the first fire's backups wait on timers, from the wake at the due time
+  const backupTimers = (): number => fleet.clock.armed.filter((delay) => delay === BACKUP_CLAIM_DELAY).length
+  t.equal(backupTimers(), 2, 'i2 and i3 woke at 10,000 and armed their backups')
+  await fleet.clock.tick(9900) // 20,100
+  t.equal(backupTimers(), 0, 'at 20,000 neither woke: their wakes for it are at 20,500')
+  t.same(members.map((member) => member.scheduler.getJob(job)?.nextRunAt), [30_000, 20_000, 20_000].map((at) => new Date(T0 + at).toISOString()), 'i1 has claimed 20,000; the others show it as their next fire, at its due time')
+  await fleet.clock.tick(400) // 20,500
+  t.same(claimsOf(log, job).filter((claim) => claim[1] >= 20_000).map((claim) => [claim[0], claim[1], claim[5]]), [['i1', 20_000, 'run'], ['i2', 20_500, 'taken'], ['i3', 20_500, 'taken']], 'their backups went out at 20,500')
+  await fleet.shutdown()
+})
+
+t.test('the last fire of a series that ends is deferred the whole backup delay on the backups', async (t) => {
+  const job = jobOf('i1', IDS)
+  const { fleet, runs, log } = await threeWith([job], { interval: 10_000, endAt: new Date(T0 + 20_000).toISOString() })
+  await fleet.clock.tick(1000)
+  await fleet.clock.tick(19_500) // 20,500
+  t.same(claimsOf(log, job).map((claim) => [claim[0], claim[1], claim[5]]), [['i1', 10_000, 'run'], ['i2', 10_500, 'taken'], ['i3', 10_500, 'taken'], ['i1', 20_000, 'run'], ['i2', 20_500, 'taken'], ['i3', 20_500, 'taken']])
+  t.same(runsOf(runs, job), [['i1', 10_000, 10_000], ['i1', 20_000, 20_000]])
+  await fleet.shutdown()
+})
+
 t.test('shutdown clears a pending backup timer; a backup of an instance paused meanwhile sends nothing', async (t) => {
   const job = jobOf('i1', IDS)
   const { fleet, runs, log, members } = await threeWith([job])
@@ -434,13 +459,27 @@ t.test('shutdown clears a pending backup timer; a backup of an instance paused m
   await fleet.clock.tick(10_000) // 20,500
   t.same(claimsOf(log, job).slice(1).map((claim) => [claim[0], claim[1], claim[5]]), [['i3', 20_000, 'run'], ['i2', 20_500, 'taken']], 'i3 was promoted; i2, whose backup was dropped, was not')
 
-  await fleet.clock.tick(9700) // 30,200: i2's backup for 30,000 is pending
-  t.ok(fleet.clock.armed.includes(BACKUP_CLAIM_DELAY), 'a backup timer is armed')
+  await fleet.clock.tick(9700) // 30,200: i2's backup for 30,000 is pending, its wake deferred to 30,500
   const sent = members[1].store.count('claim')
   await members[1].scheduler.shutdown()
-  t.notOk(fleet.clock.armed.includes(BACKUP_CLAIM_DELAY), 'shutdown cleared it')
+  await fleet.clock.tick(1000)
+  t.equal(members[1].store.count('claim'), sent, 'i2 shut down before its deferred wake: nothing was sent')
+  await fleet.shutdown()
+  t.equal(fleet.clock.pending, 0, 'no timer left behind')
+})
+
+t.test('shutdown clears a pending backup timer (a wake not deferred: the first after the start)', async (t) => {
+  const job = jobOf('i1', IDS)
+  const { fleet, log, members } = await threeWith([job])
+  await fleet.clock.tick(10_200) // i2's and i3's backups for 10,000 are pending
+  const backupTimers = (): number => fleet.clock.armed.filter((delay) => delay === BACKUP_CLAIM_DELAY).length
+  t.equal(backupTimers(), 2, 'a backup timer is armed on i2 and on i3')
+  const sent = members[1].store.count('claim')
+  await members[1].scheduler.shutdown()
+  t.equal(backupTimers(), 1, 'shutdown cleared i2\'s')
   await fleet.clock.tick(1000)
   t.equal(members[1].store.count('claim'), sent, 'and nothing was sent')
+  t.same(claimsOf(log, job).map((claim) => [claim[0], claim[1], claim[5]]), [['i1', 10_000, 'run'], ['i3', 10_500, 'taken']], 'i3\'s backup went out')
   await fleet.shutdown()
   t.equal(fleet.clock.pending, 0, 'no timer left behind')
 })
