@@ -709,12 +709,20 @@ export class Scheduler<TOwner = unknown> {
   #undefer (): void {
     let moved = false
     for (const job of this.#jobs.values()) {
-      if (job.deferral === 0 || job.entry === null || !this.#claimsFirst(job)) continue
-      this.#queue.update(job.entry, job.entry.due - job.deferral)
-      job.deferral = 0
-      moved = true
+      if (job.deferral > 0 && this.#claimsFirst(job)) {
+        this.#onTime(job)
+        moved = true
+      }
     }
     if (moved) this.#arm()
+  }
+
+  /** Queues the job's deferred fire (JobRecord.deferral) at its due time again; true when it was deferred. */
+  #onTime (job: JobRecord): boolean {
+    if (job.deferral === 0 || job.entry === null) return false
+    this.#queue.update(job.entry, job.entry.due - job.deferral)
+    job.deferral = 0
+    return true
   }
 
   /** With a store: whether this instance claims the job at its due time (its share, or JobRecord.prompt), as of the fleet it knows. */
@@ -1134,11 +1142,7 @@ export class Scheduler<TOwner = unknown> {
     } else if (pending.sent === 'backup' && (outcome.status === 'run' || outcome.status === 'skipped' || outcome.status === 'missed')) {
       job.prompt = true
       // Its next fire, queued as a backup's, is claimed at its due time now.
-      if (job.deferral > 0 && job.entry !== null) {
-        this.#queue.update(job.entry, job.entry.due - job.deferral)
-        job.deferral = 0
-        this.#arm()
-      }
+      if (this.#onTime(job)) this.#arm()
     }
   }
 
