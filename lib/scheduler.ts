@@ -1053,16 +1053,12 @@ export class Scheduler<TOwner = unknown> {
 
   /** Turns a job's due fires of this wake into claims (sent together at the end of the wake). */
   #queueClaims (job: JobRecord, fires: number[], missed: number, first: number, cutoff: number, due: number, deferred: boolean): void {
-    if (fires.length === 0) {
-      // Nothing to run, only fires too late to run: claimed too, so the count is kept once in the fleet.
-      if (missed > 0) {
-        const latest = lastFireAtOrBefore(job.series, first, cutoff - 1) as number
-        this.#claims.push(this.#missedClaim(job, job.version, latest, missed, first, deferred))
-      }
-      return
-    }
-    // The due time of the fire claimed: the first due fire's (jittered) time, or its own when that one was missed.
-    const pending = this.#fireClaim(job, job.version, fires[0], missed, first, fires.slice(1), fires[0] === first ? due : fires[0])
+    // No fire to run only past misfireGraceTime, with at least the first due fire missed: then
+    // the missed fires are claimed alone, so the count is kept once in the fleet. Otherwise the
+    // due time of the fire claimed: the first due fire's (jittered) time, or its own when that one was missed.
+    const pending = fires.length === 0
+      ? this.#missedClaim(job, job.version, lastFireAtOrBefore(job.series, first, cutoff - 1) as number, missed, first)
+      : this.#fireClaim(job, job.version, fires[0], missed, first, fires.slice(1), fires[0] === first ? due : fires[0])
     pending.deferred = deferred
     this.#claims.push(pending)
   }
@@ -1073,8 +1069,8 @@ export class Scheduler<TOwner = unknown> {
   }
 
   /** A claim that only records `missed` fires, the latest at `at` (too late to run). */
-  #missedClaim (job: JobRecord, version: number, at: number, missed: number, first: number, deferred: boolean): PendingClaim {
-    return pendingClaim(job, 'missed', at, null, version, { missed, firstMissed: first, deferred })
+  #missedClaim (job: JobRecord, version: number, at: number, missed: number, first: number): PendingClaim {
+    return pendingClaim(job, 'missed', at, null, version, { missed, firstMissed: first })
   }
 
   /**
@@ -1160,7 +1156,7 @@ export class Scheduler<TOwner = unknown> {
     while (late < fires.length && now - fires[late] > grace) late++
     const first = claim.missed > 0 ? pending.firstMissed : fires[0]
     const overdue = late === fires.length
-      ? this.#missedClaim(job, claim.version, fires[late - 1], claim.missed + late, first, false)
+      ? this.#missedClaim(job, claim.version, fires[late - 1], claim.missed + late, first)
       : this.#fireClaim(job, claim.version, fires[late], claim.missed + late, first, fires.slice(late + 1), fires[late])
     overdue.sent = pending.sent
     overdue.chained = pending.chained
@@ -1454,7 +1450,7 @@ export class Scheduler<TOwner = unknown> {
 const NO_CLAIMS: readonly PendingClaim[] = []
 
 /** A claim of `job` waiting to be sent, with what to do with its outcome; `run` is null for a 'missed' claim. */
-function pendingClaim (job: JobRecord, kind: ClaimKind, scheduledAt: number, run: Run<JobRecord> | null, version: number, more: { missed?: number, firstMissed?: number, due?: number, rest?: number[], deferred?: boolean } = {}): PendingClaim {
+function pendingClaim (job: JobRecord, kind: ClaimKind, scheduledAt: number, run: Run<JobRecord> | null, version: number, more: { missed?: number, firstMissed?: number, due?: number, rest?: number[] } = {}): PendingClaim {
   return {
     job,
     claim: { jobId: job.id, kind, scheduledAt, missed: more.missed ?? 0, maxInstances: job.options.maxInstances, runId: run?.runId ?? '', version },
@@ -1463,7 +1459,7 @@ function pendingClaim (job: JobRecord, kind: ClaimKind, scheduledAt: number, run
     due: more.due ?? Number.NaN,
     sent: null,
     chained: false,
-    deferred: more.deferred ?? false,
+    deferred: false,
     requeued: job.requeued,
     rest: more.rest ?? []
   }
